@@ -1,0 +1,45 @@
+"""Secrets: GET /v1.0/secrets/{store}/{name} and /v1.0/secrets/{store}/bulk."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edge.api.server import SIDECAR
+from edge.components.secretstores.base import SecretNotFound, SecretStore
+from edge.errors import DaprError, Err
+
+
+def _store(request: web.Request) -> SecretStore:
+    stores = request.app[SIDECAR].components.of(SecretStore)
+    if not stores:
+        raise DaprError(Err.SECRET_STORES_NOT_CONFIGURED, "secret store is not configured")
+    name = request.match_info["store"]
+    store = stores.get(name)
+    if store is None:
+        raise DaprError(Err.SECRET_STORE_NOT_FOUND, f"failed finding secret store with key {name}")
+    return store
+
+
+def _metadata(request: web.Request) -> dict[str, str]:
+    return {k[len("metadata."):]: v for k, v in request.query.items() if k.startswith("metadata.")}
+
+
+async def get_secret(request: web.Request) -> web.Response:
+    store = _store(request)
+    name = request.match_info["name"]
+    try:
+        values = await store.get(name, _metadata(request))
+    except SecretNotFound:
+        raise DaprError(Err.SECRET_GET, f"failed getting secret with key {name} from "
+                        f"secret store {store.name}: secret {name} not found") from None
+    return web.json_response(values)
+
+
+async def bulk_secrets(request: web.Request) -> web.Response:
+    store = _store(request)
+    return web.json_response(await store.bulk(_metadata(request)))
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1.0/secrets/{store}/bulk", bulk_secrets)
+    router.add_get("/v1.0/secrets/{store}/{name}", get_secret)

@@ -1,0 +1,113 @@
+"""The sidecar's HTTP servers: the public Dapr API and the internal
+sidecar-to-sidecar port. Errors are rendered here, and only here."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from edge.errors import DaprError, Err
+
+if TYPE_CHECKING:
+    from edge.runtime.sidecar import Sidecar
+
+log = logging.getLogger("edge.api")
+api_log = logging.getLogger("edge.api.calls")
+
+SIDECAR: web.AppKey[Sidecar] = web.AppKey("sidecar")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Paths a client may call without the API token (Dapr exempts health).
+_TOKEN_EXEMPT = ("/v1.0/healthz",)
+
+
+def error_response(error: DaprError) -> web.Response:
+    return web.json_response(error.body(), status=error.status)
+
+
+def _from_http(exc: web.HTTPException, request: web.Request) -> DaprError:
+    if exc.status == 413:
+        limit = request.app[SIDECAR].options.max_request_size_mb
+        return DaprError(Err.BODY_TOO_LARGE, f"request body larger than {limit} MB "
+                         "(--dapr-http-max-request-size)")
+    if exc.status == 405:
+        return DaprError(Err.METHOD_NOT_ALLOWED,
+                         f"method {request.method} is not allowed on {request.path}")
+    if exc.status == 404:
+        return DaprError(Err.NOT_FOUND, f"no API at {request.method} {request.path}")
+    return DaprError(Err.MALFORMED_REQUEST, exc.reason or str(exc))
+
+
+@web.middleware
+async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DaprError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(_from_http(exc, request))
+    except Exception as exc:  # nothing a client sends may take the sidecar down
+        log.exception("unexpected failure serving %s %s", request.method, request.path)
+        return error_response(DaprError(Err.INTERNAL, f"internal error: {exc.__class__.__name__}"))
+
+
+def token_check(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    expected = token.encode()
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith(_TOKEN_EXEMPT):
+            given = request.headers.get("dapr-api-token", "").encode()
+            if not hmac.compare_digest(given, expected):
+                raise DaprError(Err.UNAUTHORIZED,
+                                "missing or wrong dapr-api-token header (DAPR_API_TOKEN is set)")
+        return await handler(request)
+
+    return check
+
+
+@web.middleware
+async def log_calls(request: web.Request, handler: Handler) -> web.StreamResponse:
+    start = time.perf_counter()
+    response = await handler(request)
+    resource = request.match_info.route.resource
+    template = resource.canonical if resource is not None else request.path
+    api_log.info("HTTP API called: %s %s -> %d (%.1f ms)", request.method, template,
+                 response.status, (time.perf_counter() - start) * 1000)
+    return response
+
+
+def public_app(sidecar: Sidecar) -> web.Application:
+    from edge.api import health, invoke, metadata, secrets, shutdown, state
+
+    middlewares: list[Callable[..., Awaitable[web.StreamResponse]]] = []
+    if sidecar.options.enable_api_logging:
+        middlewares.append(log_calls)
+    middlewares.append(render_errors)
+    if sidecar.options.api_token:
+        middlewares.append(token_check(sidecar.options.api_token))
+    app = web.Application(client_max_size=sidecar.options.max_request_size_mb * 1024 * 1024,
+                          middlewares=middlewares, handler_args={"max_field_size": 65536})
+    app[SIDECAR] = sidecar
+    for module in (health, metadata, shutdown, state, secrets, invoke):
+        module.add_routes(app.router)
+    # Last: any other path carrying a dapr-app-id header is an invocation.
+    invoke.add_header_routing(app.router)
+    return app
+
+
+def internal_app(sidecar: Sidecar) -> web.Application:
+    from edge.api import invoke
+
+    app = web.Application(client_max_size=sidecar.options.max_request_size_mb * 1024 * 1024,
+                          middlewares=[render_errors])
+    app[SIDECAR] = sidecar
+    invoke.add_internal_routes(app.router)
+    return app

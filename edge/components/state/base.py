@@ -1,0 +1,140 @@
+"""The state store interface and the optional abilities a store opts into."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from edge.components.base import Component
+from edge.components.metadata import Field
+
+KEY_SEPARATOR = "||"
+
+# Declared by every state store: how keys are prefixed, and whether actors
+# may keep their state here.
+COMMON_FIELDS: tuple[Field, ...] = (
+    Field("keyPrefix", default="appid",
+          description="appid, name, namespace, none, or any other text used as a fixed prefix"),
+    Field("actorStateStore", "bool", default=False,
+          description="use this store for actor state (one store per sidecar)"),
+)
+
+
+class EtagMismatch(Exception):
+    """The etag given does not match the stored item (or the item is gone)."""
+
+
+class EtagInvalid(Exception):
+    """The etag given cannot be an etag of this store."""
+
+
+@dataclass(slots=True)
+class StoredItem:
+    value: bytes
+    etag: str
+    # True when the value is opaque bytes rather than JSON text.
+    is_binary: bool = False
+    expires_at: float | None = None
+
+
+@dataclass(slots=True)
+class SetOp:
+    key: str
+    value: bytes
+    etag: str | None = None
+    first_write: bool = False
+    ttl: float | None = None
+    is_binary: bool = False
+
+
+@dataclass(slots=True)
+class DeleteOp:
+    key: str
+    etag: str | None = None
+    first_write: bool = False
+
+
+@dataclass
+class Query:
+    filter: dict[str, Any] = field(default_factory=dict)
+    sort: list[dict[str, str]] = field(default_factory=list)
+    limit: int = 0
+    token: str | None = None
+
+
+@dataclass
+class QueryResult:
+    items: list[tuple[str, StoredItem]]
+    token: str | None = None
+
+
+class StateStore(Component):
+    block: ClassVar[str] = "state"
+    feature: ClassVar[str] = "ETAG"
+
+    @abstractmethod
+    async def get(self, key: str) -> StoredItem | None: ...
+
+    @abstractmethod
+    async def set(self, op: SetOp) -> None:
+        """Store one item; raise EtagMismatch or EtagInvalid on a failed etag check."""
+
+    @abstractmethod
+    async def delete(self, op: DeleteOp) -> None: ...
+
+    async def bulk_get(self, keys: list[str]) -> dict[str, StoredItem]:
+        found = {}
+        for key in keys:
+            item = await self.get(key)
+            if item is not None:
+                found[key] = item
+        return found
+
+    def key_prefix(self) -> str:
+        """The text put before every key, as Dapr's keyPrefix strategies do."""
+        strategy = str(self.meta.get("keyPrefix") or "appid")
+        low = strategy.lower()
+        if low == "none":
+            return ""
+        if low == "appid":
+            base = self.ctx.app_id
+        elif low == "name":
+            base = self.name
+        elif low == "namespace":
+            namespace = self.ctx.namespace
+            base = f"{namespace}.{self.ctx.app_id}" if namespace else self.ctx.app_id
+        else:
+            base = low  # Dapr lower-cases a custom prefix
+        return base + KEY_SEPARATOR if base else ""
+
+    def features(self) -> list[str]:
+        found = super().features()
+        # Dapr reports every transactional store with etags as an actor store.
+        if "ETAG" in found and "TRANSACTIONAL" in found:
+            found.append("ACTOR")
+        return found
+
+
+class Transactional:
+    """All-or-nothing multi-item writes."""
+
+    feature: ClassVar[str] = "TRANSACTIONAL"
+
+    @abstractmethod
+    async def transact(self, ops: list[SetOp | DeleteOp]) -> None: ...
+
+
+class TTLSupport:
+    """Items saved with a ttl expire by themselves."""
+
+    feature: ClassVar[str] = "TTL"
+
+
+class Queryable:
+    """The alpha query API over JSON values."""
+
+    feature: ClassVar[str] = "QUERY_API"
+
+    @abstractmethod
+    async def query(self, query: Query, prefix: str) -> QueryResult: ...

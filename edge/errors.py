@@ -1,0 +1,100 @@
+"""Errors as values: every failure the API reports is a DaprError carrying
+Dapr's error code and HTTP status. They are raised where the failure is found
+and rendered to `{"errorCode", "message"}` in one place (edge.api.server)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    code: str
+    status: int
+
+
+class Err:
+    """The Dapr error codes edge answers with, and their HTTP statuses."""
+
+    MALFORMED_REQUEST = Kind("ERR_MALFORMED_REQUEST", 400)
+    MALFORMED_REQUEST_DATA = Kind("ERR_MALFORMED_REQUEST_DATA", 400)
+    BODY_TOO_LARGE = Kind("ERR_BODY_TOO_LARGE", 413)
+    UNAUTHORIZED = Kind("ERR_API_TOKEN_INVALID", 401)
+    NOT_FOUND = Kind("ERR_NOT_FOUND", 404)
+    METHOD_NOT_ALLOWED = Kind("ERR_METHOD_NOT_ALLOWED", 405)
+    INTERNAL = Kind("ERR_INTERNAL", 500)
+    HEALTH_NOT_READY = Kind("ERR_HEALTH_NOT_READY", 500)
+    OUTBOUND_NOT_READY = Kind("ERR_OUTBOUND_HEALTH_NOT_READY", 500)
+    BODY_READ = Kind("ERR_BODY_READ", 400)
+
+    STATE_STORE_NOT_CONFIGURED = Kind("ERR_STATE_STORE_NOT_CONFIGURED", 500)
+    STATE_STORE_NOT_FOUND = Kind("ERR_STATE_STORE_NOT_FOUND", 400)
+    STATE_GET = Kind("ERR_STATE_GET", 500)
+    STATE_SAVE = Kind("ERR_STATE_SAVE", 500)
+    STATE_DELETE = Kind("ERR_STATE_DELETE", 500)
+    STATE_BULK_GET = Kind("ERR_STATE_BULK_GET", 500)
+    STATE_TRANSACTION = Kind("ERR_STATE_TRANSACTION", 500)
+    STATE_QUERY = Kind("ERR_STATE_QUERY", 500)
+    STATE_STORE_NOT_SUPPORTED = Kind("ERR_STATE_STORE_NOT_SUPPORTED", 500)
+    STATE_ETAG_MISMATCH = Kind("ERR_STATE_SAVE", 409)
+    STATE_ETAG_INVALID = Kind("ERR_STATE_SAVE", 400)
+    STATE_DELETE_ETAG_MISMATCH = Kind("ERR_STATE_DELETE", 409)
+    STATE_DELETE_ETAG_INVALID = Kind("ERR_STATE_DELETE", 400)
+    STATE_OPERATION_NOT_SUPPORTED = Kind("ERR_NOT_SUPPORTED_STATE_OPERATION", 400)
+    TOO_MANY_TRANSACTIONS = Kind("ERR_STATE_STORE_TOO_MANY_TRANSACTIONS", 400)
+
+    SECRET_STORES_NOT_CONFIGURED = Kind("ERR_SECRET_STORES_NOT_CONFIGURED", 500)
+    SECRET_STORE_NOT_FOUND = Kind("ERR_SECRET_STORE_NOT_FOUND", 401)
+    SECRET_GET = Kind("ERR_SECRET_GET", 500)
+    PERMISSION_DENIED = Kind("ERR_PERMISSION_DENIED", 403)
+
+    DIRECT_INVOKE = Kind("ERR_DIRECT_INVOKE", 500)
+    DIRECT_INVOKE_NO_APP_ID = Kind("ERR_DIRECT_INVOKE", 404)
+    DIRECT_INVOKE_TIMEOUT = Kind("ERR_DIRECT_INVOKE", 504)
+    APP_CHANNEL_NIL = Kind("ERR_APP_CHANNEL_NIL", 500)
+
+
+class DaprError(Exception):
+    """A failure the API reports to the client as Dapr does."""
+
+    def __init__(self, kind: Kind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    def body(self) -> dict[str, str]:
+        return {"errorCode": self.kind.code, "message": self.message}
+
+
+class ConfigError(Exception):
+    """A resource file (component, configuration) that cannot be used.
+
+    The message always names the file, and where it applies the component and
+    the field, so an operator can fix it without reading code."""
+
+    def __init__(self, message: str, *, file: str | None = None,
+                 component: str | None = None, field: str | None = None) -> None:
+        self.file = file
+        self.component = component
+        self.field = field
+        self.reason = message
+        super().__init__(self._compose())
+
+    def _compose(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"file {self.file}")
+        if self.component:
+            where.append(f"component {self.component!r}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+
+    def within(self, *, file: str | None = None, component: str | None = None) -> ConfigError:
+        """The same error, with the file and component filled in where missing."""
+        return ConfigError(self.reason, file=self.file or file,
+                           component=self.component or component, field=self.field)

@@ -1,0 +1,52 @@
+"""The Configuration resource (`kind: Configuration`, given with --config).
+This version reads what the runtime acts on today: the enabled features.
+Other sections are kept for the building blocks that will use them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge.errors import ConfigError
+
+
+@dataclass
+class Configuration:
+    name: str = "default"
+    spec: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
+
+    @property
+    def features(self) -> list[str]:
+        found = []
+        for index, item in enumerate(self.spec.get("features") or []):
+            if not isinstance(item, dict) or "name" not in item:
+                raise ConfigError("each feature needs a name", file=self.file,
+                                  field=f"spec.features[{index}]")
+            if str(item.get("enabled", "true")).lower() == "true":
+                found.append(str(item["name"]))
+        return found
+
+
+def load_configuration(path: str) -> Configuration:
+    file = Path(path).expanduser()
+    try:
+        docs = [d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d]
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=str(file)) from None
+    configs = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Configuration"]
+    if not configs:
+        raise ConfigError("no document of kind Configuration", file=str(file), field="kind")
+    doc = configs[0]
+    spec = doc.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise ConfigError("spec must be a mapping", file=str(file), field="spec")
+    name = (doc.get("metadata") or {}).get("name", "default")
+    config = Configuration(str(name), spec, str(file))
+    config.features  # noqa: B018 - validated at load, not at first use
+    return config

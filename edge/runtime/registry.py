@@ -1,0 +1,21 @@
+"""The component types this build knows: one line per type."""
+
+from __future__ import annotations
+
+from edge.components.base import Component
+from edge.components.secretstores.local_env import EnvSecretStore
+from edge.components.secretstores.local_file import FileSecretStore
+from edge.components.state.inmemory import InMemoryStateStore
+from edge.components.state.sqlite import SQLiteStateStore
+
+COMPONENT_TYPES: dict[str, type[Component]] = {
+    cls.type_name: cls
+    for cls in (
+        SQLiteStateStore,
+        InMemoryStateStore,
+        FileSecretStore,
+        EnvSecretStore,
+    )
+}
+
+SUPPORTED_VERSIONS = ("v1", "")

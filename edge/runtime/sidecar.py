@@ -1,0 +1,167 @@
+"""The sidecar process: loads resources, serves the API, talks to its app and
+to the other sidecars, and shuts down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from edge import __version__
+from edge.api.server import internal_app, public_app
+from edge.components.base import ComponentContext
+from edge.runtime.channel import HttpChannel, wait_for_port
+from edge.runtime.components import Components
+from edge.runtime.config import Configuration, load_configuration
+from edge.runtime.home import edge_home, registry_file
+from edge.runtime.loader import load_resources
+from edge.runtime.nameresolution import Registry
+
+log = logging.getLogger("edge.runtime")
+
+
+@dataclass
+class SidecarOptions:
+    app_id: str
+    app_port: int | None = None
+    app_protocol: str = "http"
+    app_channel_address: str = "127.0.0.1"
+    dapr_http_port: int = 3500
+    dapr_grpc_port: int | None = None
+    internal_port: int = 0
+    listen_addresses: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    resources_paths: list[str] = field(default_factory=list)
+    config: str | None = None
+    enable_api_logging: bool = False
+    max_request_size_mb: int = 4
+    graceful_shutdown_seconds: float = 5.0
+    app_max_concurrency: int = -1
+    api_token: str | None = None
+    app_api_token: str | None = None
+    namespace: str = ""
+
+
+class Sidecar:
+    def __init__(self, options: SidecarOptions) -> None:
+        self.options = options
+        self.started = time.time()
+        self.config = Configuration()
+        self.components = Components(ComponentContext(options.app_id, options.namespace,
+                                                      edge_home()))
+        self.app = HttpChannel(options.app_max_concurrency)
+        self.peers = HttpChannel()
+        self.registry = Registry(registry_file())
+        self.extended: dict[str, str] = {}
+        self.outbound_ready = False
+        self.app_ready = False
+        self.stop_requested = asyncio.Event()
+        self._runners: list[web.AppRunner] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.internal_port = 0
+
+    @property
+    def app_url(self) -> str:
+        return f"http://{self.options.app_channel_address}:{self.options.app_port}"
+
+    def app_headers(self) -> dict[str, str]:
+        """Headers every request to the app carries."""
+        token = self.options.app_api_token
+        return {"dapr-api-token": token} if token else {}
+
+    @property
+    def ready(self) -> bool:
+        return self.outbound_ready and (self.app_ready or self.options.app_port is None)
+
+    async def serve(self) -> None:
+        """Run until asked to stop (signal or /v1.0/shutdown)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop_requested.set)
+        try:
+            await self._start()
+            await self.stop_requested.wait()
+            log.info("shutting down (grace %gs)", self.options.graceful_shutdown_seconds)
+        finally:
+            await self._stop()
+
+    async def _start(self) -> None:
+        options = self.options
+        log.info("starting edge %s, app id %s", __version__, options.app_id)
+        if options.config:
+            self.config = load_configuration(options.config)
+        resources = load_resources(options.resources_paths)
+        await self.components.load(resources.components)
+        await self._listen(public_app(self), options.listen_addresses, options.dapr_http_port)
+        internal = await self._listen(internal_app(self), ["127.0.0.1"], options.internal_port)
+        self.internal_port = internal
+        self.outbound_ready = True
+        log.info("HTTP API on %s port %d, internal port %d",
+                 ",".join(options.listen_addresses), options.dapr_http_port, internal)
+        await self.registry.register(options.app_id, "127.0.0.1", internal, options.dapr_http_port,
+                                     options.dapr_grpc_port, options.app_port)
+        if options.app_port is not None:
+            self._tasks.add(asyncio.create_task(self._wait_for_app()))
+        else:
+            log.info("no app port given: sidecar runs without an app")
+
+    async def _wait_for_app(self) -> None:
+        log.info("waiting for the app on %s", self.app_url)
+        if await wait_for_port(self.options.app_channel_address, self.options.app_port or 0,
+                               self.stop_requested):
+            self.app_ready = True
+            log.info("app is listening on port %d; sidecar ready", self.options.app_port)
+
+    async def _listen(self, app: web.Application, hosts: list[str], port: int) -> int:
+        runner = web.AppRunner(app, access_log=None,
+                               shutdown_timeout=self.options.graceful_shutdown_seconds)
+        await runner.setup()
+        self._runners.append(runner)
+        site = None
+        for host in hosts:
+            site = web.TCPSite(runner, host, port, reuse_address=True)
+            await site.start()
+            if port == 0:
+                # Every further address shares the port the first one got.
+                port = _bound_port(site)
+        return port
+
+    async def _stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.registry.deregister()
+        for runner in reversed(self._runners):
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        await self.app.close()
+        await self.peers.close()
+        await self.components.close()
+        log.info("stopped")
+
+    def request_shutdown(self) -> None:
+        self.stop_requested.set()
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    server = site._server  # aiohttp exposes no public accessor for the bound socket
+    assert server is not None and server.sockets
+    return int(server.sockets[0].getsockname()[1])
+
+
+def run_sidecar(options: SidecarOptions) -> int:
+    from edge.errors import ConfigError
+
+    try:
+        asyncio.run(Sidecar(options).serve())
+    except ConfigError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
