@@ -18,27 +18,44 @@ def _response(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
 
 
+def _normalize(method: str) -> str:
+    """The method path without dot segments, so a caller cannot climb out of
+    the app's routes; control characters are refused as Dapr refuses them."""
+    if any(ord(c) < 0x20 or c == "\x7f" for c in method):
+        raise DaprError(Err.DIRECT_INVOKE, "invalid method: method contains a control character")
+    return "/".join(part for part in method.split("/") if part not in (".", ".."))
+
+
+async def _forward(request: web.Request, app_id: str, method: str) -> web.Response:
+    headers = forwardable(request.headers)
+    headers.popall("dapr-app-id", None)
+    if request.remote:
+        headers.add("X-Forwarded-For", request.remote)
+    if request.host:
+        headers["X-Forwarded-Host"] = request.host
+    reply = await invoke(request.app[SIDECAR], app_id, request.method, _normalize(method),
+                         request.rel_url.raw_query_string, headers, await request.read())
+    return _response(reply)
+
+
 async def invoke_by_path(request: web.Request) -> web.Response:
     raw = request.rel_url.raw_path
-    # The method keeps its original encoding: everything after /method/.
+    header_id = request.headers.get("dapr-app-id")
+    if header_id:
+        # As in Dapr, the header wins and the whole path is the method.
+        return await _forward(request, header_id, raw.lstrip("/"))
+    # The method keeps the encoding the caller gave it: everything after /method/.
     cut = raw.find(_METHOD_MARK, len("/v1.0/invoke/"))
     method = raw[cut + len(_METHOD_MARK):] if cut >= 0 else ""
-    reply = await invoke(request.app[SIDECAR], request.match_info["app_id"], request.method,
-                         method, request.rel_url.raw_query_string,
-                         forwardable(request.headers), await request.read())
-    return _response(reply)
+    return await _forward(request, request.match_info["app_id"], method)
 
 
 async def invoke_by_header(request: web.Request) -> web.Response:
     app_id = request.headers.get("dapr-app-id")
     if not app_id:
-        raise DaprError(Err.NOT_FOUND, f"no API at {request.method} {request.path}")
-    headers = forwardable(request.headers)
-    headers.popall("dapr-app-id", None)
-    reply = await invoke(request.app[SIDECAR], app_id, request.method,
-                         request.rel_url.raw_path.lstrip("/"), request.rel_url.raw_query_string,
-                         headers, await request.read())
-    return _response(reply)
+        raise DaprError(Err.DIRECT_INVOKE_NO_APP_ID, "failed getting app id either from the URL "
+                        f"path or the header dapr-app-id ({request.method} {request.path})")
+    return await _forward(request, app_id, request.rel_url.raw_path.lstrip("/"))
 
 
 async def invoke_internal(request: web.Request) -> web.Response:

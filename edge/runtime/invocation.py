@@ -71,8 +71,8 @@ async def _call_peer(sidecar: Sidecar, app_id: str, verb: str, path: str, query:
         # second attempt reads the registry afresh.
         entry = await sidecar.registry.resolve(app_id, fresh=attempt == 2)
         if entry is None:
-            raise _failed(app_id, f"app id {app_id} not found: no running sidecar has "
-                          "registered it on this host")
+            raise _failed(app_id, f"couldn't find service: {app_id} (no running sidecar "
+                          "has registered it on this host)")
         url = f"http://{entry.host}:{entry.internal_port}{INTERNAL_PREFIX}{path}"
         if query:
             url += "?" + query

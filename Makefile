@@ -1,0 +1,40 @@
+# The README's two commands: `make run` (the example) and `make test` (the suite).
+# Both create .venv on first use; nothing is installed outside it except, for the
+# tests, the Debian packages and npm modules they need (see `make test-deps`).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+EDGE   := $(VENV)/bin/edge
+export EDGE_HOME ?= $(HOME)/.edge
+
+.PHONY: setup run test test-deps lint clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "edge needs Python 3.11 or newer"'
+	@$(PYTHON) -m venv $(VENV) || { echo "python venv missing: apt-get install python3-venv"; exit 1; }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(EDGE) init
+	$(EDGE) run -f edge/examples/hello/dapr.yaml
+
+test-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "the SDK tests need Node.js and npm: sudo apt-get install nodejs npm"; exit 1; fi; }
+
+test: setup test-deps
+	$(VENV)/bin/ruff check edge tests
+	$(PY) -m pytest -n 2 -q
+
+lint: setup
+	$(VENV)/bin/ruff check edge tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache
