@@ -23,7 +23,14 @@ def _normalize(method: str) -> str:
     the app's routes; control characters are refused as Dapr refuses them."""
     if any(ord(c) < 0x20 or c == "\x7f" for c in method):
         raise DaprError(Err.DIRECT_INVOKE, "invalid method: method contains a control character")
-    return "/".join(part for part in method.split("/") if part not in (".", ".."))
+    parts: list[str] = []
+    for part in method.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
 
 
 async def _forward(request: web.Request, app_id: str, method: str) -> web.Response:

@@ -57,7 +57,7 @@ class HttpChannel:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
-                auto_decompress=False, skip_auto_headers=("User-Agent", "Content-Type"),
+                auto_decompress=False, skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
             )
         return self._session
 

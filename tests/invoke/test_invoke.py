@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import socket
 
 
 def test_invoke_own_app_passes_everything_through(spawn):
@@ -92,3 +94,41 @@ def test_peer_killed_drops_out_of_resolution(spawn):
         r = http.get("/v1.0/invoke/b/method/x")
     assert r.status_code == 500
     assert r.json()["errorCode"] == "ERR_DIRECT_INVOKE"
+
+
+def test_large_body_and_namespace_suffix_across_sidecars(spawn):
+    app_b = spawn.app()
+    a = spawn.sidecar("a")
+    spawn.sidecar("b", app_port=app_b.port, wait="ready")
+    body = bytes(range(256)) * (3 * 1024 * 4)  # 3 MB, every byte value
+    with a.client() as http:
+        r = http.post("/v1.0/invoke/b.default/method/upload", content=body,
+                      headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 200, r.text[:300]
+    assert base64.b64decode(r.json()["body"]) == body
+
+
+def test_round_robin_over_instances_of_one_app_id(spawn):
+    apps = [spawn.app(), spawn.app()]
+    caller = spawn.sidecar("caller")
+    for app in apps:
+        spawn.sidecar("worker", app_port=app.port, wait="ready")
+    with caller.client() as http:
+        hosts = {http.get("/v1.0/invoke/worker/method/who").json()["headers"]["host"]
+                 for _ in range(6)}
+    assert hosts == {f"127.0.0.1:{app.port}" for app in apps}
+
+
+def test_dot_segments_cannot_leave_the_method_path(spawn):
+    app = spawn.app()
+    sidecar = spawn.sidecar("orders", app_port=app.port, wait="ready")
+    # Sent on a raw socket: HTTP clients would clean the path themselves.
+    with socket.create_connection(("127.0.0.1", sidecar.http_port)) as sock:
+        sock.sendall(b"GET /v1.0/invoke/orders/method/a/../../../secret HTTP/1.1\r\n"
+                     b"Host: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(body)["path"] == "/secret"
