@@ -1,12 +1,18 @@
 """The state API: save, get, bulk get, delete, transactions and the alpha
-query API, with Dapr's paths, status codes and error codes."""
+query API, with Dapr's paths, status codes and error codes.
+
+Requests are checked in Dapr's order: the store first, then the body's
+shape (400), and only then what the store itself would refuse (options,
+ttl: 500), so a client sees the same error Dapr would give."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -24,23 +30,30 @@ from edge.components.state.base import (
     StoredItem,
     Transactional,
 )
-from edge.components.state.query import QueryError
-from edge.errors import DaprError, Err, Kind
+from edge.errors import DaprError, Err
 
 _CONCURRENCY = {None: False, "": False, "last-write": False, "first-write": True}
 _CONSISTENCY = (None, "", "eventual", "strong")
 _JSON = "application/json"
+_TTL = re.compile(r"[+-]?[0-9]+")  # Go's strconv.Atoi: no spaces, no underscores
+_MAX_TTL = 2**31 - 1  # Dapr's sqlite store refuses more than MaxInt32
+
+Op = TypeVar("Op", bound=SetOp | DeleteOp)
+
+
+class _BadOption(ValueError):
+    """An option or metadata value the store refuses (Dapr: a store error, 500)."""
 
 
 def _store(request: web.Request) -> StateStore:
-    stores = request.app[SIDECAR].components.of(StateStore)
+    components = request.app[SIDECAR].components
     name = request.match_info["store"]
-    if not stores:
+    store = components.by_name.get(name)
+    if isinstance(store, StateStore):
+        return store
+    if not components.of(StateStore):
         raise DaprError(Err.STATE_STORE_NOT_CONFIGURED, f"state store {name} is not configured")
-    store = stores.get(name)
-    if store is None:
-        raise DaprError(Err.STATE_STORE_NOT_FOUND, f"state store {name} is not found")
-    return store
+    raise DaprError(Err.STATE_STORE_NOT_FOUND, f"state store {name} is not found")
 
 
 async def _body(request: web.Request) -> Any:
@@ -48,97 +61,116 @@ async def _body(request: web.Request) -> Any:
     try:
         return loads_keeping(raw.decode("utf-8"))
     except (UnicodeDecodeError, RawJSONError) as exc:
-        raise DaprError(Err.MALFORMED_REQUEST, f"failed to parse the JSON body: {exc}") from None
+        raise _malformed(f"failed deserializing HTTP body: {exc}") from None
 
 
 def _malformed(message: str) -> DaprError:
     return DaprError(Err.MALFORMED_REQUEST, message)
 
 
-class _BadOption(ValueError):
-    """An option or metadata value the store refuses (Dapr: a store error, 500)."""
-
-
 def _key(store: StateStore, key: Any) -> str:
     if not isinstance(key, str) or not key:
         raise _malformed('"key" is a required field')
     if KEY_SEPARATOR in key:
-        raise _malformed(f"input key {key!r} can't contain '{KEY_SEPARATOR}'")
+        raise _malformed(f"input key/keyPrefix '{key}' can't contain '{KEY_SEPARATOR}'")
+    if not key.isascii():
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape
+            raise _malformed(f"key {key!r} is not valid unicode") from None
     return store.key_prefix() + key
+
+
+def _user_key(store: StateStore, full_key: str) -> str:
+    return full_key[len(store.key_prefix()):]
 
 
 def _options(options: Any) -> bool:
     """Validated options; True for first-write concurrency."""
     if options is None:
         return False
-    if not isinstance(options, dict):
-        raise _malformed("options must be an object")
     concurrency, consistency = options.get("concurrency"), options.get("consistency")
     if concurrency not in _CONCURRENCY:
-        raise _BadOption(f"unrecognized concurrency model {concurrency!r}")
+        raise _BadOption(f"unrecognized concurrency model '{concurrency}'")
     if consistency not in _CONSISTENCY:
-        raise _BadOption(f"unrecognized consistency model {consistency!r}")
+        raise _BadOption(f"unrecognized consistency model '{consistency}'")
     return _CONCURRENCY[concurrency]
+
+
+def _typed(value: Any, kind: type, what: str) -> Any:
+    if value is not None and not isinstance(value, kind):
+        raise _malformed(f"{what} must be {'an object' if kind is dict else 'a string'}")
+    return value
 
 
 def _metadata(meta: Any) -> dict[str, str]:
     if meta is None:
         return {}
-    if not isinstance(meta, dict):
-        raise _malformed("metadata must be an object of strings")
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+    _typed(meta, dict, "metadata")
+    if not all(isinstance(v, str) for v in meta.values()):
+        raise _malformed("metadata values must be strings")
+    return meta
 
 
 def _ttl(meta: dict[str, str]) -> float | None:
     raw = meta.get("ttlInSeconds")
     if raw is None or raw == "":
         return None
-    try:
-        seconds = int(raw)
-    except ValueError:
-        raise _BadOption(f"incorrect value for metadata 'ttlInSeconds': {raw!r}") from None
-    if seconds < -1:
-        raise _BadOption(f"incorrect value for metadata 'ttlInSeconds': {seconds} (-1 or more)")
+    if not _TTL.fullmatch(raw) or not -1 <= int(raw) <= _MAX_TTL:
+        raise _BadOption(f"incorrect value for metadata 'ttlInSeconds': {raw!r} "
+                         f"(a whole number from -1 to {_MAX_TTL})")
+    seconds = int(raw)
     # 0 and -1 mean: no expiry (and an update clears an earlier one).
     return float(seconds) if seconds > 0 else None
 
 
 def _etag(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _malformed("etag must be a string")
-    return value
+    return _typed(value, str, "etag") or None
+
+
+def _item_fields(item: Any, what: str) -> tuple[Any, dict[str, str]]:
+    """The item's options and metadata, after the checks that make a 400."""
+    if not isinstance(item, dict):
+        raise _malformed(f"each {what} must be an object with a key")
+    return _typed(item.get("options"), dict, "options"), _metadata(item.get("metadata"))
 
 
 def _set_op(store: StateStore, item: Any, query_meta: dict[str, str]) -> SetOp:
-    if not isinstance(item, dict):
-        raise _malformed("each state item must be an object with a key and a value")
+    options, meta = _item_fields(item, "state item")
+    key, etag = _key(store, item.get("key")), _etag(item.get("etag"))
     raw = item.get("value")
     text = raw.text if isinstance(raw, RawValue) else "null"
-    return SetOp(
-        key=_key(store, item.get("key")), value=text.encode("utf-8"),
-        etag=_etag(item.get("etag")), first_write=_options(item.get("options")),
-        ttl=_ttl({**_metadata(item.get("metadata")), **query_meta}),
-    )
-
-
-def _query_metadata(request: web.Request) -> dict[str, str]:
-    return {k[9:]: v for k, v in request.query.items() if k.startswith("metadata.")}
+    return SetOp(key=key, value=text.encode("utf-8"), etag=etag,
+                 first_write=_options(options), ttl=_ttl({**meta, **query_meta}))
 
 
 def _delete_op(store: StateStore, item: Any) -> DeleteOp:
-    if not isinstance(item, dict):
-        raise _malformed("each delete request must be an object with a key")
-    return DeleteOp(key=_key(store, item.get("key")), etag=_etag(item.get("etag")),
-                    first_write=_options(item.get("options")))
+    options, _ = _item_fields(item, "delete request")
+    key, etag = _key(store, item.get("key")), _etag(item.get("etag"))
+    return DeleteOp(key=key, etag=etag, first_write=_options(options))
 
 
-def _etag_failure(exc: Exception, mismatch: Kind, invalid: Kind, key: str) -> DaprError:
-    if isinstance(exc, EtagInvalid):
-        return DaprError(invalid, f"failed saving state {key}: invalid etag")
-    return DaprError(mismatch, f"possible etag mismatch for key {key}: the etag given does "
-                     "not match the stored item, or the item does not exist")
+def _parse_all(entries: list[Any], parse: Callable[[Any], Op]) -> list[Op]:
+    """Every entry parsed; a malformed one (400) is reported before any
+    option the store would refuse (500), wherever they are in the list."""
+    ops: list[Op] = []
+    refused: _BadOption | None = None
+    for entry in entries:
+        try:
+            ops.append(parse(entry))
+        except _BadOption as exc:
+            refused = refused or exc
+    if refused is not None:
+        raise refused
+    return ops
+
+
+def _query_metadata(request: web.Request) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for name, value in request.query.items():
+        if name.startswith("metadata."):
+            meta.setdefault(name[len("metadata."):], value)  # Dapr keeps the first
+    return meta
 
 
 def _expire_time(item: StoredItem) -> str | None:
@@ -166,25 +198,40 @@ def _entry_json(key: str, item: StoredItem | None) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _save_failure(store: StateStore, failures: list[tuple[SetOp, Exception]]) -> DaprError:
+    """Dapr's verdict on a save: 409 if every failure was an etag mismatch,
+    400 if one was an invalid etag, 500 if the store failed otherwise."""
+    prefix = f"failed saving state in state store {store.name}: "
+    others = [exc for _, exc in failures if not isinstance(exc, EtagMismatch | EtagInvalid)]
+    if others:
+        return DaprError(Err.STATE_SAVE, prefix + str(others[0]))
+    keys = ", ".join(_user_key(store, op.key) for op, _ in failures)
+    if any(isinstance(exc, EtagInvalid) for _, exc in failures):
+        return DaprError(Err.STATE_ETAG_INVALID, f"{prefix}invalid etag value: key {keys}")
+    return DaprError(Err.STATE_ETAG_MISMATCH, f"{prefix}possible etag mismatch. error from "
+                     f"state store: etag mismatch for key {keys}")
+
+
 async def save_state(request: web.Request) -> web.Response:
     store = _store(request)
     items = await _body(request)
     if not isinstance(items, list):
         raise _malformed("the body must be a JSON array of state items")
+    query_meta = _query_metadata(request)
     try:
-        ops = [_set_op(store, item, _query_metadata(request)) for item in items]
+        ops = _parse_all(items, lambda item: _set_op(store, item, query_meta))
     except _BadOption as exc:
         raise DaprError(Err.STATE_SAVE, f"failed saving state in state store {store.name}: "
                         f"{exc}") from None
+    # Like Dapr's BulkSet, items are independent: each is tried.
+    failures: list[tuple[SetOp, Exception]] = []
     for op in ops:
         try:
             await store.set(op)
-        except (EtagMismatch, EtagInvalid) as exc:
-            raise _etag_failure(exc, Err.STATE_ETAG_MISMATCH, Err.STATE_ETAG_INVALID,
-                                op.key[len(store.key_prefix()):]) from None
-        except Exception as exc:
-            raise DaprError(Err.STATE_SAVE, f"failed saving state in state store {store.name}: "
-                            f"{exc}") from None
+        except Exception as exc:  # any store failure is reported, not raised
+            failures.append((op, exc))
+    if failures:
+        raise _save_failure(store, failures)
     return web.Response(status=204)
 
 
@@ -206,20 +253,31 @@ async def get_state(request: web.Request) -> web.Response:
     return web.Response(body=item.value, headers=headers, content_type=content_type)
 
 
-async def bulk_get(request: web.Request) -> web.Response:
-    store = _store(request)
-    body = await _body(request)
+def _bulk_keys(body: Any) -> list[str]:
     if not isinstance(body, dict):
         raise _malformed("the body must be an object with keys: a list of strings")
-    keys = body.get("keys") or []
+    keys = body.get("keys")
+    if keys is None:
+        return []
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise _malformed("keys must be a list of strings")
+    parallelism = body.get("parallelism")
+    if parallelism is not None and (isinstance(parallelism, bool)
+                                    or not isinstance(parallelism, int)):
+        raise _malformed("parallelism must be a number")
+    _metadata(body.get("metadata"))
+    return keys
+
+
+async def bulk_get(request: web.Request) -> web.Response:
+    store = _store(request)
+    keys = _bulk_keys(await _body(request))
     full = [_key(store, k) for k in keys]
     try:
         found = await store.bulk_get(list(dict.fromkeys(full)))
     except Exception as exc:
-        raise DaprError(Err.STATE_BULK_GET, f"failed getting state in bulk from {store.name}: "
-                        f"{exc}") from None
+        raise DaprError(Err.STATE_BULK_GET, str(exc)) from None
+    # Unlike Dapr's sqlite store, results always come in request order.
     text = "[" + ",".join(_entry_json(k, found.get(f)) for k, f in zip(keys, full, strict=True))
     return web.Response(text=text + "]", content_type=_JSON)
 
@@ -228,19 +286,22 @@ async def delete_state(request: web.Request) -> web.Response:
     store = _store(request)
     key = request.match_info["key"]
     full = _key(store, key)
+    prefix = f"failed deleting state with key {key}: "
     try:
         first_write = _options({"concurrency": request.query.get("concurrency"),
                                 "consistency": request.query.get("consistency")})
     except _BadOption as exc:
-        raise DaprError(Err.STATE_DELETE, f"failed deleting state with key {key}: {exc}") from None
+        raise DaprError(Err.STATE_DELETE, prefix + str(exc)) from None
     op = DeleteOp(full, _etag(request.headers.get("If-Match")), first_write)
     try:
         await store.delete(op)
-    except (EtagMismatch, EtagInvalid) as exc:
-        raise _etag_failure(exc, Err.STATE_DELETE_ETAG_MISMATCH, Err.STATE_DELETE_ETAG_INVALID,
-                            key) from None
+    except EtagInvalid:
+        raise DaprError(Err.STATE_DELETE_ETAG_INVALID, prefix + "invalid etag value") from None
+    except EtagMismatch:
+        raise DaprError(Err.STATE_DELETE_ETAG_MISMATCH,
+                        prefix + "possible etag mismatch. error from state store") from None
     except Exception as exc:
-        raise DaprError(Err.STATE_DELETE, f"failed deleting state with key {key}: {exc}") from None
+        raise DaprError(Err.STATE_DELETE, prefix + str(exc)) from None
     return web.Response(status=204)
 
 
@@ -255,57 +316,69 @@ def _transaction_op(store: StateStore, entry: Any, query_meta: dict[str, str]) -
     raise DaprError(Err.STATE_OPERATION_NOT_SUPPORTED, f"operation type {kind} not supported")
 
 
+def _operations(body: Any) -> list[Any]:
+    operations = body.get("operations") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(operations, list | None):
+        raise _malformed("the body must be an object with operations: a list")
+    _metadata(body.get("metadata"))
+    return operations or []
+
+
 async def transaction(request: web.Request) -> web.Response:
     store = _store(request)
     if not isinstance(store, Transactional):
         raise DaprError(Err.STATE_STORE_NOT_SUPPORTED,
                         f"state store {store.name} doesn't support transactions")
-    body = await _body(request)
-    operations = body.get("operations") if isinstance(body, dict) else None
-    if not isinstance(operations, list):
-        raise _malformed("the body must be an object with operations: a list")
+    operations = _operations(await _body(request))
+    query_meta = _query_metadata(request)
+    prefix = "error while executing state transaction: "
     try:
-        ops = [_transaction_op(store, entry, _query_metadata(request)) for entry in operations]
+        ops = _parse_all(operations, lambda entry: _transaction_op(store, entry, query_meta))
     except _BadOption as exc:
-        raise DaprError(Err.STATE_TRANSACTION,
-                        f"error while executing state transaction: {exc}") from None
+        raise DaprError(Err.STATE_TRANSACTION, prefix + str(exc)) from None
     if not ops:
         return web.Response(status=204)
     try:
         await store.transact(ops)
     except (EtagMismatch, EtagInvalid) as exc:
-        raise DaprError(Err.STATE_TRANSACTION, f"error while executing state transaction: "
-                        f"possible etag mismatch for key {exc}") from None
+        raise DaprError(Err.STATE_TRANSACTION, f"{prefix}possible etag mismatch for key "
+                        f"{_user_key(store, str(exc))}") from None
     except Exception as exc:
-        raise DaprError(Err.STATE_TRANSACTION,
-                        f"error while executing state transaction: {exc}") from None
+        raise DaprError(Err.STATE_TRANSACTION, prefix + str(exc)) from None
     return web.Response(status=204)
+
+
+def _parse_query(body: Any) -> Query:
+    """The query's shape; the filter and sort are checked by the store."""
+    if not isinstance(body, dict):
+        raise ValueError("the query must be a JSON object")
+    page = body.get("page") or {}
+    if not isinstance(page, dict):
+        raise ValueError("page must be an object with limit and token")
+    limit, token = page.get("limit", 0), page.get("token")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"page limit must be a whole number of 0 or more, got {limit!r}")
+    if token is not None and not isinstance(token, str):
+        raise ValueError(f"page token must be a string, got {token!r}")
+    return Query(filter=body.get("filter"), sort=body.get("sort") or [], limit=limit,
+                 token=token or None)
 
 
 async def query_state(request: web.Request) -> web.Response:
     store = _store(request)
     if not isinstance(store, Queryable):
-        raise DaprError(Err.STATE_STORE_NOT_SUPPORTED,
-                        f"state store {store.name} doesn't support query")
-    body = await _body(request)
-    if not isinstance(body, dict):
-        raise DaprError(Err.STATE_QUERY, "the query must be a JSON object")
-    page = body.get("page") or {}
-    if not isinstance(page, dict):
-        raise DaprError(Err.STATE_QUERY, "page must be an object")
+        raise DaprError(Err.STATE_STORE_NOT_SUPPORTED, "state store does not support querying")
+    raw = await request.read()
+    failed = f"state store {store.name} query failed: "
     try:
-        limit = int(page.get("limit") or 0)
-        token = page.get("token") or None
-        if token is not None and (not str(token).isdigit()):
-            raise QueryError(f"invalid page token {token!r}")
-        query = Query(filter=body.get("filter") or {}, sort=body.get("sort") or [],
-                      limit=max(limit, 0), token=token)
-        if not isinstance(query.sort, list):
-            raise QueryError("sort must be a list")
-        result = await store.query(query, store.key_prefix())
-    except (QueryError, ValueError, TypeError) as exc:
-        raise DaprError(Err.STATE_QUERY, f"failed query in state store {store.name}: "
+        query = _parse_query(loads_keeping(raw.decode("utf-8"), field=None))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DaprError(Err.STATE_QUERY, f"{failed}failed to parse JSON query body: "
                         f"{exc}") from None
+    try:
+        result = await store.query(query, store.key_prefix())
+    except Exception as exc:  # a QueryError names the bad part; others are store failures
+        raise DaprError(Err.STATE_QUERY, failed + str(exc)) from None
     if not result.items:
         return web.Response(status=204)
     results = ",".join(_entry_json(key, item) for key, item in result.items)

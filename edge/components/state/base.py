@@ -6,8 +6,9 @@ from abc import abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from edge.components.base import Component
+from edge.components.base import Component, ComponentContext
 from edge.components.metadata import Field
+from edge.errors import ConfigError
 
 KEY_SEPARATOR = "||"
 
@@ -91,10 +92,18 @@ class StateStore(Component):
                 found[key] = item
         return found
 
+    def __init__(self, name: str, meta: dict[str, Any], ctx: ComponentContext) -> None:
+        super().__init__(name, meta, ctx)
+        # Every request needs it, and a bad keyPrefix must stop the sidecar
+        # at startup rather than fail each call.
+        self._prefix = self._compute_prefix()
+
     def key_prefix(self) -> str:
         """The text put before every key, as Dapr's keyPrefix strategies do."""
-        strategy = str(self.meta.get("keyPrefix") or "appid")
-        low = strategy.lower()
+        return self._prefix
+
+    def _compute_prefix(self) -> str:
+        low = str(self.meta.get("keyPrefix") or "appid").lower()
         if low == "none":
             return ""
         if low == "appid":
@@ -104,6 +113,9 @@ class StateStore(Component):
         elif low == "namespace":
             namespace = self.ctx.namespace
             base = f"{namespace}.{self.ctx.app_id}" if namespace else self.ctx.app_id
+        elif KEY_SEPARATOR in low:
+            raise ConfigError(f"a custom prefix can't contain '{KEY_SEPARATOR}'",
+                              field="keyPrefix")
         else:
             base = low  # Dapr lower-cases a custom prefix
         return base + KEY_SEPARATOR if base else ""
