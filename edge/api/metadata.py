@@ -1,4 +1,8 @@
-"""GET /v1.0/metadata and PUT /v1.0/metadata/{key}."""
+"""GET /v1.0/metadata and PUT /v1.0/metadata/{key}.
+
+The shape follows daprd's JSON encoding: empty lists and optional fields are
+left out rather than sent empty, so clients that test for presence behave as
+they do against Dapr."""
 
 from __future__ import annotations
 
@@ -10,35 +14,41 @@ from edge import __version__
 from edge.api.server import SIDECAR
 
 if TYPE_CHECKING:
+    from edge.components.base import Component
     from edge.runtime.sidecar import Sidecar
 
 
-def describe_sidecar(sidecar: Sidecar) -> dict[str, Any]:
+def _component(component: Component) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": component.name, "type": component.type_name,
+                             "version": component.version}
+    capabilities = component.features()
+    if capabilities:
+        entry["capabilities"] = capabilities
+    return entry
+
+
+def _app_connection(sidecar: Sidecar) -> dict[str, Any]:
     options = sidecar.options
-    body: dict[str, Any] = {
-        "id": options.app_id,
-        "runtimeVersion": __version__,
-        "enabledFeatures": sidecar.config.features,
-        "actors": [],
-        "components": [
-            {"name": c.name, "type": c.type_name, "version": c.version,
-             "capabilities": c.features()}
-            for c in sidecar.components.by_name.values()
-        ],
-        "extended": {"appCommand": "", **sidecar.extended},
-        "subscriptions": [],
-        "httpEndpoints": [],
-    }
+    found: dict[str, Any] = {}
     if options.app_port is not None:
-        body["appConnectionProperties"] = {
-            "port": options.app_port,
-            "protocol": options.app_protocol,
-            "channelAddress": options.app_channel_address,
-            "maxConcurrency": max(options.app_max_concurrency, 0),
-        }
-    else:
-        body["appConnectionProperties"] = {"protocol": options.app_protocol,
-                                           "channelAddress": options.app_channel_address}
+        found["port"] = options.app_port
+    found["protocol"] = options.app_protocol
+    found["channelAddress"] = options.app_channel_address
+    if options.app_max_concurrency > 0:
+        found["maxConcurrency"] = options.app_max_concurrency
+    return found
+
+
+def describe_sidecar(sidecar: Sidecar) -> dict[str, Any]:
+    lists: dict[str, list[Any]] = {
+        "enabledFeatures": sidecar.config.features,
+        "components": [_component(c) for c in sidecar.components.by_name.values()],
+    }
+    body: dict[str, Any] = {"id": sidecar.options.app_id, "runtimeVersion": __version__}
+    body.update({key: value for key, value in lists.items() if value})
+    # Set last: the deprecated field clients still read cannot be overwritten by a PUT.
+    body["extended"] = {**sidecar.extended, "daprRuntimeVersion": __version__}
+    body["appConnectionProperties"] = _app_connection(sidecar)
     return body
 
 
@@ -47,7 +57,10 @@ async def get_metadata(request: web.Request) -> web.Response:
 
 
 async def put_metadata(request: web.Request) -> web.Response:
-    request.app[SIDECAR].extended[request.match_info["key"]] = await request.text()
+    # Dapr keeps the raw body as a string whatever its bytes or declared charset;
+    # undecodable bytes must not turn into a server error.
+    value = (await request.read()).decode("utf-8", errors="replace")
+    request.app[SIDECAR].extended[request.match_info["key"]] = value
     return web.Response(status=204)
 
 

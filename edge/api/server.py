@@ -22,8 +22,11 @@ api_log = logging.getLogger("edge.api.calls")
 SIDECAR: web.AppKey[Sidecar] = web.AppKey("sidecar")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Paths a client may call without the API token (Dapr exempts health).
-_TOKEN_EXEMPT = ("/v1.0/healthz",)
+# Calls a client may make without the API token (Dapr exempts health probes).
+# Matched exactly: any other path, or another method, may be an invocation
+# through the catch-all route and must be authenticated.
+_TOKEN_EXEMPT_PATHS = frozenset({"/v1.0/healthz", "/v1.0/healthz/outbound"})
+_TOKEN_EXEMPT_METHODS = frozenset({"GET", "HEAD"})
 
 
 def error_response(error: DaprError) -> web.Response:
@@ -58,13 +61,19 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return error_response(DaprError(Err.INTERNAL, f"internal error: {exc.__class__.__name__}"))
 
 
+def _token_exempt(request: web.Request) -> bool:
+    return (request.method in _TOKEN_EXEMPT_METHODS
+            and request.path in _TOKEN_EXEMPT_PATHS)
+
+
 def token_check(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    expected = token.encode()
+    # Header values arrive surrogate-escaped when not UTF-8; compare raw bytes.
+    expected = token.encode("utf-8", "surrogateescape")
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(_TOKEN_EXEMPT):
-            given = request.headers.get("dapr-api-token", "").encode()
+        if not _token_exempt(request):
+            given = request.headers.get("dapr-api-token", "").encode("utf-8", "surrogateescape")
             if not hmac.compare_digest(given, expected):
                 raise DaprError(Err.UNAUTHORIZED,
                                 "missing or wrong dapr-api-token header (DAPR_API_TOKEN is set)")

@@ -6,6 +6,7 @@ error messages, the capabilities in /v1.0/metadata and the docs table."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +23,18 @@ def parse_duration(text: str) -> float:
     """Seconds from a Go duration ("1m30s", "500ms") or a bare number of seconds."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text.lstrip("+-")
+        seconds = _go_duration(text)
+    # float() also reads "nan" and "inf", which no timer can use.
+    if not math.isfinite(seconds):
+        raise ValueError(f"{text!r} is not a duration (examples: 30s, 1m30s, 500ms)")
+    return seconds
+
+
+def _go_duration(text: str) -> float:
+    sign = -1.0 if text[:1] == "-" else 1.0
+    body = text[1:] if text[:1] in ("+", "-") else text
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(body):
         if match.start() != pos:

@@ -21,6 +21,22 @@ C = TypeVar("C", bound=Component)
 _DEFAULT_INIT_TIMEOUT = 5.0
 
 
+def _sidecar_credential(name: str) -> bool:
+    upper = name.upper()
+    return upper == "APP_API_TOKEN" or upper.startswith("DAPR_")
+
+
+def _env_value(spec: ComponentSpec, field: str, variable: str) -> str:
+    # As in Dapr, a component may not copy the sidecar's own tokens out of its
+    # environment: metadata ends up in places (logs, stores) tokens must not.
+    if _sidecar_credential(variable):
+        raise spec.error(f"envRef {variable} is not allowed: APP_API_TOKEN and DAPR_* "
+                         "variables are the sidecar's own", field=field)
+    if variable not in os.environ:
+        raise spec.error(f"envRef {variable} is not set in the environment", field=field)
+    return os.environ[variable]
+
+
 class Components:
     """The running components of one sidecar, by name."""
 
@@ -68,6 +84,9 @@ class Components:
                 timeout = parse_duration(spec.init_timeout)
             except ValueError as exc:
                 raise spec.error(str(exc), field="spec.initTimeout") from None
+            # As in Dapr: zero or less means "not set", not "fail at once".
+            if timeout <= 0:
+                timeout = _DEFAULT_INIT_TIMEOUT
         try:
             await asyncio.wait_for(component.init(), timeout)
         except ConfigError:
@@ -88,10 +107,7 @@ class Components:
                 raw[item.name] = await self._secret(spec, item.name, item.secret_name,
                                                     item.secret_key or item.secret_name)
             elif item.env_ref is not None:
-                if item.env_ref not in os.environ:
-                    raise spec.error(f"envRef {item.env_ref} is not set in the environment",
-                                     field=item.name)
-                raw[item.name] = os.environ[item.env_ref]
+                raw[item.name] = _env_value(spec, item.name, item.env_ref)
             else:
                 raw[item.name] = item.value or ""
         return raw

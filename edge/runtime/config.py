@@ -21,12 +21,17 @@ class Configuration:
 
     @property
     def features(self) -> list[str]:
+        items = self.spec.get("features") or []
+        if not isinstance(items, list):
+            raise ConfigError("spec.features must be a list of {name, enabled}",
+                              file=self.file, field="spec.features")
         found = []
-        for index, item in enumerate(self.spec.get("features") or []):
+        for index, item in enumerate(items):
             if not isinstance(item, dict) or "name" not in item:
                 raise ConfigError("each feature needs a name", file=self.file,
                                   field=f"spec.features[{index}]")
-            if str(item.get("enabled", "true")).lower() == "true":
+            # As in Dapr, a feature is on only when it says so: `enabled` defaults to false.
+            if str(item.get("enabled", False)).lower() == "true":
                 found.append(str(item["name"]))
         return found
 
@@ -37,6 +42,9 @@ def load_configuration(path: str) -> Configuration:
         docs = [d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d]
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          file=str(file)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=str(file)) from None
     configs = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Configuration"]
@@ -46,7 +54,8 @@ def load_configuration(path: str) -> Configuration:
     spec = doc.get("spec") or {}
     if not isinstance(spec, dict):
         raise ConfigError("spec must be a mapping", file=str(file), field="spec")
-    name = (doc.get("metadata") or {}).get("name", "default")
+    meta = doc.get("metadata")
+    name = meta.get("name", "default") if isinstance(meta, dict) else "default"
     config = Configuration(str(name), spec, str(file))
     config.features  # noqa: B018 - validated at load, not at first use
     return config

@@ -94,6 +94,9 @@ def _documents(path: Path) -> list[dict[str, Any]]:
         docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                          file=str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", file=str(path)) from None
     found = []
@@ -132,8 +135,12 @@ def parse_component(doc: dict[str, Any], file: str) -> ComponentSpec:
         init_timeout=_text(spec.get("initTimeout")) or None,
         scopes=[_text(s) for s in scopes], secret_store=auth.get("secretStore") or None,
     )
+    items = spec.get("metadata") or []
+    if not isinstance(items, list):
+        raise component.error("spec.metadata must be a list of {name, value}",
+                              field="spec.metadata")
     component.metadata = [_metadata_item(item, component, index)
-                          for index, item in enumerate(spec.get("metadata") or [])]
+                          for index, item in enumerate(items)]
     return component
 
 

@@ -42,11 +42,15 @@ class FileSecretStore(SecretStore):
         sep = self.meta["nestedSeparator"]
         if self.meta["multiValued"]:
             self._secrets = {
-                name: _flatten(value, sep) if isinstance(value, dict) else {name: _text(value)}
+                name: _flatten(value, sep) if _is_container(value) else {name: _text(value)}
                 for name, value in document.items()
             }
         else:
             self._secrets = {name: {name: value} for name, value in _flatten(document, sep).items()}
+
+    def features(self) -> list[str]:
+        # Only a multi-valued file holds several key/value pairs under one secret.
+        return ["MULTIPLE_KEY_VALUES_PER_SECRET"] if self.meta["multiValued"] else []
 
     async def get(self, name: str, meta: dict[str, str]) -> dict[str, str]:
         try:
@@ -59,14 +63,27 @@ class FileSecretStore(SecretStore):
 
 
 def _text(value: Any) -> str:
+    # Dapr prints non-string leaves with Go's %s (`%!s(float64=5)`); their JSON
+    # text (`5`, `true`, `null`) is what a user can actually use.
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _flatten(node: dict[str, Any], sep: str, prefix: str = "") -> dict[str, str]:
+def _is_container(value: Any) -> bool:
+    return isinstance(value, (dict, list))
+
+
+def _children(node: dict[str, Any] | list[Any]) -> list[tuple[str, Any]]:
+    # Array elements are named by their index, as Dapr names them (`arr:0`).
+    if isinstance(node, list):
+        return [(str(index), value) for index, value in enumerate(node)]
+    return list(node.items())
+
+
+def _flatten(node: dict[str, Any] | list[Any], sep: str, prefix: str = "") -> dict[str, str]:
     flat: dict[str, str] = {}
-    for key, value in node.items():
+    for key, value in _children(node):
         name = f"{prefix}{sep}{key}" if prefix else key
-        if isinstance(value, dict):
+        if _is_container(value):
             flat.update(_flatten(value, sep, name))
         else:
             flat[name] = _text(value)
