@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 
 run: setup
 	$(EDGE) init
-	$(EDGE) run -f edge/examples/hello/dapr.yaml
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(EDGE) run -f edge/examples/hello/dapr.yaml
 
 test-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \

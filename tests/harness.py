@@ -68,7 +68,7 @@ class Process:
                  cwd: Path | None = None) -> None:
         self.args = args
         self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self._out = open(log, "ab")  # closed in stop()
         self.proc = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})}, cwd=cwd,
                                      start_new_session=True)
@@ -127,7 +127,8 @@ class Sidecar(Process):
                 wait_http(self.url + path, proc=self.proc)
             except (TimeoutError, RuntimeError) as exc:
                 self.stop()
-                raise RuntimeError(f"sidecar {app_id} did not start: {exc}\n{self.output()}") from None
+                raise RuntimeError(
+                    f"sidecar {app_id} did not start: {exc}\n{self.output()}") from None
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10.0, **kwargs)

@@ -112,11 +112,25 @@ def public_app(sidecar: Sidecar) -> web.Application:
     return app
 
 
+def internal_check(sidecar: Sidecar) -> Callable[..., Awaitable[web.StreamResponse]]:
+    from edge.runtime.invocation import INTERNAL_TOKEN
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get(INTERNAL_TOKEN, "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, sidecar.internal_secret.encode()):
+            raise DaprError(Err.UNAUTHORIZED, "the internal port only serves sidecars of the "
+                            "same edge home")
+        return await handler(request)
+
+    return check
+
+
 def internal_app(sidecar: Sidecar) -> web.Application:
     from edge.api import invoke
 
     app = web.Application(client_max_size=sidecar.options.max_request_size_mb * 1024 * 1024,
-                          middlewares=[render_errors])
+                          middlewares=[render_errors, internal_check(sidecar)])
     app[SIDECAR] = sidecar
     invoke.add_internal_routes(app.router)
     return app

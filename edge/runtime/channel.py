@@ -17,6 +17,7 @@ log = logging.getLogger("edge.runtime.channel")
 HOP_HEADERS = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "trailers", "transfer-encoding", "upgrade", "host", "content-length", "dapr-api-token",
+    "edge-internal-token",
 })
 
 
@@ -57,7 +58,9 @@ class HttpChannel:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
-                auto_decompress=False, skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
+                auto_decompress=False,
+                # Send exactly the caller's headers: none of aiohttp's defaults.
+                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
             )
         return self._session
 

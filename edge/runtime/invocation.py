@@ -20,6 +20,8 @@ log = logging.getLogger("edge.runtime.invocation")
 INTERNAL_PREFIX = "/v1.0-internal/invoke/"
 CALLER = "dapr-caller-app-id"
 CALLEE = "dapr-callee-app-id"
+# Proves a call on the internal port comes from a sidecar of this edge home.
+INTERNAL_TOKEN = "edge-internal-token"
 
 
 def _target_id(sidecar: Sidecar, app_id: str) -> str:
@@ -66,6 +68,7 @@ async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
 
 async def _call_peer(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str,
                      headers: CIMultiDict[str], body: bytes) -> Reply:
+    headers[INTERNAL_TOKEN] = sidecar.internal_secret
     for attempt in (1, 2):
         # A cached address may belong to a sidecar that has just gone; the
         # second attempt reads the registry afresh.

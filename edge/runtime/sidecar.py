@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from edge.components.base import ComponentContext
 from edge.runtime.channel import HttpChannel, wait_for_port
 from edge.runtime.components import Components
 from edge.runtime.config import Configuration, load_configuration
-from edge.runtime.home import edge_home, registry_file
+from edge.runtime.home import edge_home, internal_secret, registry_file
 from edge.runtime.loader import load_resources
 from edge.runtime.nameresolution import Registry
 
@@ -63,6 +64,7 @@ class Sidecar:
         self._runners: list[web.AppRunner] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.internal_port = 0
+        self.internal_secret = ""
 
     @property
     def app_url(self) -> str:
@@ -94,20 +96,38 @@ class Sidecar:
         log.info("starting edge %s, app id %s", __version__, options.app_id)
         if options.config:
             self.config = load_configuration(options.config)
+        self.internal_secret = await asyncio.to_thread(internal_secret)
         resources = load_resources(options.resources_paths)
         await self.components.load(resources.components)
         await self._listen(public_app(self), options.listen_addresses, options.dapr_http_port)
         internal = await self._listen(internal_app(self), ["127.0.0.1"], options.internal_port)
         self.internal_port = internal
-        self.outbound_ready = True
         log.info("HTTP API on %s port %d, internal port %d",
                  ",".join(options.listen_addresses), options.dapr_http_port, internal)
         await self.registry.register(options.app_id, "127.0.0.1", internal, options.dapr_http_port,
                                      options.dapr_grpc_port, options.app_port)
+        # Healthy only once other sidecars can find this one.
+        self.outbound_ready = True
+        launcher = int(os.environ.get("EDGE_RUN_PID", "0") or 0)
+        if launcher:
+            self._tasks.add(asyncio.create_task(self._follow_launcher(launcher)))
         if options.app_port is not None:
             self._tasks.add(asyncio.create_task(self._wait_for_app()))
         else:
             log.info("no app port given: sidecar runs without an app")
+
+    async def _follow_launcher(self, pid: int) -> None:
+        """Stop when the `edge run` that started this sidecar is gone, even by
+        SIGKILL, so no orphaned sidecar keeps serving."""
+        while not self.stop_requested.is_set():
+            await asyncio.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                log.warning("edge run (pid %d) is gone; stopping", pid)
+                self.stop_requested.set()
+            except PermissionError:
+                pass
 
     async def _wait_for_app(self) -> None:
         log.info("waiting for the app on %s", self.app_url)

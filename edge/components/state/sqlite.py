@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -32,6 +33,7 @@ from edge.errors import ConfigError
 
 log = logging.getLogger("edge.state.sqlite")
 
+_PREPARE_ATTEMPTS = 20
 _NOT_EXPIRED = "(expiration_time IS NULL OR expiration_time > ?)"
 _BULK_CHUNK = 500
 
@@ -86,25 +88,37 @@ class SQLiteStateStore(StateStore, Transactional, TTLSupport, Queryable):
         self._db = await aiosqlite.connect(target, uri=uri, isolation_level=None,
                                            timeout=self.meta["busyTimeout"])
         await self._db.execute(f"PRAGMA busy_timeout = {int(self.meta['busyTimeout'] * 1000)}")
-        if not self.meta["disableWAL"] and target != ":memory:":
-            await self._db.execute("PRAGMA journal_mode = WAL")
+        # Sidecars starting together on a new shared file race for the schema;
+        # the loser sees "database is locked" and simply tries again.
+        for attempt in range(_PREPARE_ATTEMPTS):
+            try:
+                await self._prepare(wal=not self.meta["disableWAL"] and target != ":memory:")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _PREPARE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        if self.meta["cleanupInterval"] > 0:
+            self._cleanup = asyncio.create_task(self._clean_expired())
+
+    async def _prepare(self, wal: bool) -> None:
+        if wal:
+            await self.db.execute("PRAGMA journal_mode = WAL")
         # FULL: a write is on disk before it is acknowledged, even across a power cut,
         # which gateways see far more often than servers do.
-        await self._db.execute("PRAGMA synchronous = FULL")
-        await self._db.execute(
+        await self.db.execute("PRAGMA synchronous = FULL")
+        await self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
             " key TEXT NOT NULL PRIMARY KEY, value NOT NULL,"
             " is_binary INTEGER NOT NULL DEFAULT 0, etag TEXT NOT NULL,"
             " expiration_time REAL, update_time REAL NOT NULL)")
-        await self._db.execute(
+        await self.db.execute(
             f"CREATE INDEX IF NOT EXISTS {self.table}_expiration"
             f" ON {self.table} (expiration_time) WHERE expiration_time IS NOT NULL")
-        await self._db.execute(
+        await self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.meta_table} (key TEXT PRIMARY KEY, value TEXT)")
-        await self._db.execute(
+        await self.db.execute(
             f"INSERT OR IGNORE INTO {self.meta_table} VALUES ('schema-version', '1')")
-        if self.meta["cleanupInterval"] > 0:
-            self._cleanup = asyncio.create_task(self._clean_expired())
 
     async def close(self) -> None:
         if self._cleanup:
