@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the sidecars running on this host")
     stop = sub.add_parser("stop", help="stop a running app and its sidecar")
     stop.add_argument("--app-id", "-a", required=True)
+    components = sub.add_parser("components", help="print the supported component types "
+                                "and their metadata fields (Markdown)")
+    components.add_argument("--update-readme", metavar="README",
+                            help="rewrite the generated block of this README instead")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -104,6 +108,19 @@ def sidecar_options(args: argparse.Namespace) -> SidecarOptions:  # noqa: F821
     )
 
 
+def _components(readme: str | None) -> int:
+    from pathlib import Path
+
+    from edge.components.docs import component_reference, update_readme
+    from edge.runtime.registry import COMPONENT_TYPES
+
+    if readme is None:
+        print(component_reference(COMPONENT_TYPES), end="")
+    elif update_readme(Path(readme), COMPONENT_TYPES):
+        print(f"updated {readme}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
@@ -136,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edge.runtime.launcher import stop_app
 
         return stop_app(args.app_id)
+    if args.command == "components":
+        return _components(args.update_readme)
     if args.command == "version":
         print(f"edge {__version__} (Dapr HTTP API v1.0)")
         return 0

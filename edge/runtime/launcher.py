@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import os
 import re
 import secrets
@@ -34,6 +35,7 @@ APP_STOP_GRACE = 5.0  # the Dapr CLI too gives an app 5 s after SIGTERM, then SI
 OUTPUT_DRAIN = 1.0  # a grandchild may keep the pipe open after the app exits
 STOP_WAIT = 15.0  # how long `edge stop` waits for the app to be gone
 LONGEST_LINE = 1 << 20
+_PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 class LaunchError(Exception):
@@ -97,7 +99,8 @@ class Child:
         # No stdin: the terminal belongs to the launcher, whose Ctrl-C stops everyone.
         self.proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
+            stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True,
+            preexec_fn=_die_with_launcher)
         self.done = asyncio.create_task(self._watch())
 
     @property
@@ -137,6 +140,14 @@ class Child:
             say(f"{self.name} did not stop within {grace:g}s: killing it")
             self.signal(signal.SIGKILL)
             return await self.wait()
+
+
+def _die_with_launcher() -> None:
+    """In the child before exec: get SIGTERM when the launcher dies, even by
+    SIGKILL, so no app or sidecar is left running without it (Linux only)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def _copy_lines(stream: asyncio.StreamReader, sink: Sink) -> None:

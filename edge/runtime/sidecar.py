@@ -119,15 +119,13 @@ class Sidecar:
     async def _follow_launcher(self, pid: int) -> None:
         """Stop when the `edge run` that started this sidecar is gone, even by
         SIGKILL, so no orphaned sidecar keeps serving."""
+        # The launcher is this process's parent; once it is gone the sidecar is
+        # handed to another parent (a dead but unreaped launcher still answers kill 0).
         while not self.stop_requested.is_set():
             await asyncio.sleep(1.0)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if os.getppid() != pid:
                 log.warning("edge run (pid %d) is gone; stopping", pid)
                 self.stop_requested.set()
-            except PermissionError:
-                pass
 
     async def _wait_for_app(self) -> None:
         log.info("waiting for the app on %s", self.app_url)

@@ -100,3 +100,11 @@ def test_missing_app_command_is_reported(env):
     result = edge(env, "run", "--app-id", "typo", "--", "no-such-command-here")
     assert result.returncode == 1
     assert "cannot start the app typo (no-such-command-here)" in result.stdout
+
+
+def test_launcher_killed_takes_app_and_sidecar_with_it(launch):
+    run = launch("--app-id", "orphan", "--", sys.executable, str(CLI_APPS / "sleeper.py"))
+    app_pid = int(run.wait_for(r"== APP == PID (\d+)").group(1))
+    sidecar_pid = run.sidecars(1)["orphan"].pid
+    run.interrupt(signal.SIGKILL)
+    assert_gone([app_pid, sidecar_pid])

@@ -6,6 +6,8 @@ import base64
 import json
 import socket
 
+import httpx
+
 
 def test_invoke_own_app_passes_everything_through(spawn):
     app = spawn.app()
@@ -132,3 +134,23 @@ def test_dot_segments_cannot_leave_the_method_path(spawn):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200")
     assert json.loads(body)["path"] == "/secret"
+
+
+def test_internal_port_refuses_callers_without_the_home_secret(spawn):
+    from edge.runtime.nameresolution import live_entries
+
+    app = spawn.app()
+    sidecar = spawn.sidecar("orders", app_port=app.port, wait="ready")
+    entry = live_entries(spawn.workdir / "home" / "nameresolution.db", "orders")[0]
+    url = f"http://127.0.0.1:{entry.internal_port}/v1.0-internal/invoke/x"
+    with sidecar.client() as http:
+        r = http.get(url)
+        assert r.status_code == 401
+        assert r.json()["errorCode"] == "ERR_API_TOKEN_INVALID"
+        r = http.get(url, headers={"edge-internal-token": "guess"})
+        assert r.status_code == 401
+    secret = (spawn.workdir / "home" / "internal.key").read_text().strip()
+    assert (spawn.workdir / "home" / "internal.key").stat().st_mode & 0o077 == 0
+    r = httpx.get(url, headers={"edge-internal-token": secret})
+    assert r.status_code == 200
+    assert "edge-internal-token" not in r.json()["headers"]
