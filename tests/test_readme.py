@@ -16,4 +16,5 @@ def test_readme_component_reference_matches_declarations():
     match = re.search(r"<!-- components:start -->\n(.*?)<!-- components:end -->", text, re.S)
     assert match, "README.md lost its components:start/end markers"
     assert match.group(1) == component_reference(COMPONENT_TYPES), (
-        "README.md's component reference is stale: run `.venv/bin/edge components --update-readme README.md`")
+        "README.md's component reference is stale: "
+        "run `.venv/bin/edge components --update-readme README.md`")
