@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from edge.errors import ConfigError
+from edge.runtime.loader import read_documents
 
 
 @dataclass
@@ -38,16 +37,7 @@ class Configuration:
 
 def load_configuration(path: str) -> Configuration:
     file = Path(path).expanduser()
-    try:
-        docs = [d for d in yaml.safe_load_all(file.read_text(encoding="utf-8")) if d]
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(file)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                          file=str(file)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=str(file)) from None
-    configs = [d for d in docs if isinstance(d, dict) and d.get("kind") == "Configuration"]
+    configs = [d for d in read_documents(file) if d.get("kind") == "Configuration"]
     if not configs:
         raise ConfigError("no document of kind Configuration", file=str(file), field="kind")
     doc = configs[0]

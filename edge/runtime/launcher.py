@@ -27,7 +27,7 @@ from typing import BinaryIO
 import aiohttp
 
 from edge.runtime import home
-from edge.runtime.nameresolution import Entry, live_entries
+from edge.runtime.nameresolution import Entry, live_entries, process_alive
 from edge.runtime.runfile import AppSpec, RunFileError, load_run_file
 
 SIDECAR_READY_TIMEOUT = 60.0  # as long as the Dapr CLI waits for daprd
@@ -584,21 +584,7 @@ def _wait_gone(path: Path, instances: set[str], pids: set[int]) -> bool:
     deadline = time.monotonic() + STOP_WAIT
     while time.monotonic() < deadline:
         registered = instances & {e.instance for e in live_entries(path)}
-        if not registered and not any(_running(pid) for pid in pids):
+        if not registered and not any(process_alive(pid) for pid in pids):
             return True
         time.sleep(0.1)
     return False
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an exited launcher its parent has not waited for yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat[stat.rindex(")") + 2] != "Z"
-    return True

@@ -75,7 +75,7 @@ def load_resources(paths: list[str]) -> Resources:
     resources = Resources()
     seen: dict[str, str] = {}
     for path in resource_files(paths):
-        for doc in _documents(path):
+        for doc in read_documents(path):
             kind = doc.get("kind")
             if kind != "Component":
                 resources.documents.setdefault(str(kind), []).append((str(path), doc))
@@ -89,7 +89,7 @@ def load_resources(paths: list[str]) -> Resources:
     return resources
 
 
-def _documents(path: Path) -> list[dict[str, Any]]:
+def read_documents(path: Path) -> list[dict[str, Any]]:
     try:
         docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
     except OSError as exc:

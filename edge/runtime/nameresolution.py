@@ -45,13 +45,17 @@ class Entry:
     heartbeat: float
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Running, and not a zombie (a process that exited but was not waited for yet)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2] != "Z"
     return True
 
 
@@ -74,7 +78,7 @@ def live_entries(path: Path, app_id: str | None = None) -> list[Entry]:
             sql, args = sql + " WHERE app_id = ?", (app_id,)
         rows = [Entry(*row) for row in conn.execute(sql + " ORDER BY started", args)]
         cutoff = time.time() - EXPIRY
-        dead = [e for e in rows if e.heartbeat < cutoff or not _alive(e.pid)]
+        dead = [e for e in rows if e.heartbeat < cutoff or not process_alive(e.pid)]
         if dead:
             conn.executemany("DELETE FROM sidecars WHERE instance = ?",
                              [(e.instance,) for e in dead])
