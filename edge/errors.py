@@ -5,6 +5,7 @@ and rendered to `{"errorCode", "message"}` in one place (edge.api.server)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -54,21 +55,33 @@ class Err:
     DIRECT_INVOKE_TIMEOUT = Kind("ERR_DIRECT_INVOKE", 504)
     APP_CHANNEL_NIL = Kind("ERR_APP_CHANNEL_NIL", 500)
 
+    PUBSUB_EMPTY = Kind("ERR_PUBSUB_EMPTY", 404)
+    PUBSUB_NOT_FOUND = Kind("ERR_PUBSUB_NOT_FOUND", 404)
+    TOPIC_NAME_EMPTY = Kind("ERR_TOPIC_NAME_EMPTY", 404)
+    PUBSUB_FORBIDDEN = Kind("ERR_PUBSUB_FORBIDDEN", 403)
+    PUBSUB_PUBLISH_MESSAGE = Kind("ERR_PUBSUB_PUBLISH_MESSAGE", 500)
+    PUBSUB_REQUEST_METADATA = Kind("ERR_PUBSUB_REQUEST_METADATA", 400)
+    PUBSUB_CLOUD_EVENTS_SER = Kind("ERR_PUBSUB_CLOUD_EVENTS_SER", 500)
+    PUBSUB_EVENTS_SER = Kind("ERR_PUBSUB_EVENTS_SER", 400)
+
 
 class DaprError(Exception):
     """A failure the API reports to the client as Dapr does."""
 
-    def __init__(self, kind: Kind, message: str) -> None:
+    def __init__(self, kind: Kind, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        # Further members of the error body, as some Dapr errors carry
+        # (bulk publish lists its failedEntries).
+        self.details = details or {}
 
     @property
     def status(self) -> int:
         return self.kind.status
 
-    def body(self) -> dict[str, str]:
-        return {"errorCode": self.kind.code, "message": self.message}
+    def body(self) -> dict[str, Any]:
+        return {**self.details, "errorCode": self.kind.code, "message": self.message}
 
 
 class ConfigError(Exception):

@@ -24,6 +24,10 @@ def _component(component: Component) -> dict[str, Any]:
     capabilities = component.features()
     if capabilities:
         entry["capabilities"] = capabilities
+    # An edge addition; Dapr clients ignore fields they do not know.
+    status = component.status()
+    if status:
+        entry["status"] = status
     return entry
 
 
@@ -43,6 +47,7 @@ def describe_sidecar(sidecar: Sidecar) -> dict[str, Any]:
     lists: dict[str, list[Any]] = {
         "enabledFeatures": sidecar.config.features,
         "components": [_component(c) for c in sidecar.components.by_name.values()],
+        "subscriptions": sidecar.pubsub.describe(),
     }
     body: dict[str, Any] = {"id": sidecar.options.app_id, "runtimeVersion": __version__}
     body.update({key: value for key, value in lists.items() if value})

@@ -39,6 +39,10 @@ class Component:
     async def close(self) -> None:
         """Release what init took."""
 
+    def status(self) -> dict[str, Any]:
+        """Live facts shown in /v1.0/metadata (an outbox's depth, a connection's state)."""
+        return {}
+
     def features(self) -> list[str]:
         """Capability names for /v1.0/metadata, from the abilities opted into."""
         found: list[str] = []

@@ -9,13 +9,14 @@ from pathlib import Path
 from edge.components.base import Component
 
 
-def _default(value: object) -> str:
+def _default(value: object, kind: str) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return f"{int(value)}s"
+    if kind == "duration" and isinstance(value, (int, float)):
+        # Written back as a Go duration, the form the YAML takes.
+        return f"{int(value)}s" if float(value).is_integer() else f"{round(value * 1000)}ms"
     return str(value)
 
 
@@ -27,7 +28,8 @@ def component_reference(types: dict[str, type[Component]]) -> str:
         lines += ["| field | type | default | required | description |",
                   "| --- | --- | --- | --- | --- |"]
         for field in cls.fields:
-            lines.append(f"| `{field.name}` | {field.type} | {_default(field.default)} | "
+            default = _default(field.default, field.type)
+            lines.append(f"| `{field.name}` | {field.type} | {default} | "
                          f"{'yes' if field.required else ''} | {field.description} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

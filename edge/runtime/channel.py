@@ -5,6 +5,7 @@ once, without re-encoding."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -99,10 +100,11 @@ async def wait_for_port(host: str, port: int, stop: asyncio.Event) -> bool:
         try:
             _, writer = await asyncio.open_connection(host, port)
         except OSError:
-            try:
-                await asyncio.wait_for(stop.wait(), 0.1)
-            except TimeoutError:
-                pass
+            # asyncio.timeout rather than wait_for: on 3.11 wait_for can swallow
+            # a cancellation that arrives as the event is set.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await stop.wait()
             continue
         writer.close()
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from edge.components.base import Component
+from edge.components.pubsub.inmemory import InMemoryPubSub
+from edge.components.pubsub.mqtt3 import MqttPubSub
 from edge.components.secretstores.local_env import EnvSecretStore
 from edge.components.secretstores.local_file import FileSecretStore
 from edge.components.state.inmemory import InMemoryStateStore
@@ -15,6 +17,8 @@ COMPONENT_TYPES: dict[str, type[Component]] = {
         InMemoryStateStore,
         FileSecretStore,
         EnvSecretStore,
+        InMemoryPubSub,
+        MqttPubSub,
     )
 }
 

@@ -22,6 +22,7 @@ from edge.runtime.config import Configuration, load_configuration
 from edge.runtime.home import edge_home, internal_secret, registry_file
 from edge.runtime.loader import load_resources
 from edge.runtime.nameresolution import Registry
+from edge.runtime.pubsub import PubSubRuntime
 
 log = logging.getLogger("edge.runtime")
 
@@ -57,6 +58,7 @@ class Sidecar:
         self.app = HttpChannel(options.app_max_concurrency)
         self.peers = HttpChannel()
         self.registry = Registry(registry_file())
+        self.pubsub = PubSubRuntime(self)
         self.extended: dict[str, str] = {}
         self.outbound_ready = False
         self.app_ready = False
@@ -99,6 +101,7 @@ class Sidecar:
         self.internal_secret = await asyncio.to_thread(internal_secret)
         resources = load_resources(options.resources_paths)
         await self.components.load(resources.components)
+        self.pubsub.load(resources.documents.get("Subscription", []))
         await self._listen(public_app(self), options.listen_addresses, options.dapr_http_port)
         internal = await self._listen(internal_app(self), ["127.0.0.1"], options.internal_port)
         self.internal_port = internal
@@ -131,6 +134,8 @@ class Sidecar:
         log.info("waiting for the app on %s", self.app_url)
         if await wait_for_port(self.options.app_channel_address, self.options.app_port or 0,
                                self.stop_requested):
+            # Ready once subscribed, so that what is published next is delivered.
+            await self.pubsub.start()
             self.app_ready = True
             log.info("app is listening on port %d; sidecar ready", self.options.app_port)
 
@@ -151,6 +156,7 @@ class Sidecar:
     async def _stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        await self.pubsub.stop()
         with contextlib.suppress(Exception):
             await self.registry.deregister()
         for runner in reversed(self._runners):

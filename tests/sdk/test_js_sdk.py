@@ -1,7 +1,7 @@
 """The official Dapr JavaScript SDK (@dapr/dapr, HTTP protocol) against edge.
 
 The SDK is installed from npm into tests/sdk/js/node_modules on first use
-(not committed); the script that drives it, client.mjs, is ours."""
+(not committed); the scripts that drive it, client.mjs and pubsub.mjs, are ours."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.harness import free_port, write_component
 
 JS = Path(__file__).parent / "js"
 
@@ -71,3 +73,30 @@ def test_js_sdk_state_invoke_secrets_metadata_health(js_sdk, spawn, resources, c
     assert posted["query"] == "priority=high"
     assert json.loads(base64.b64decode(posted["body"])) == {"orderId": 7}
     assert out["invokeGet"] == ""
+
+
+def test_js_sdk_pubsub_server_and_client(js_sdk, spawn, tmp_path):
+    resources = tmp_path / "pubsub-resources"
+    write_component(resources, "bus", "pubsub.in-memory",
+                    {"backOffInitialInterval": "20ms", "backOffMaxInterval": "200ms"})
+    app_port = free_port()
+    sidecar = spawn.sidecar("sdksub", resources, app_port=app_port)
+    run = subprocess.run(["node", "pubsub.mjs"], cwd=js_sdk, capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin:/usr/local/bin",
+                                          "DAPR_HTTP_PORT": str(sidecar.http_port),
+                                          "APP_PORT": str(app_port)})
+    assert run.returncode == 0, run.stderr + run.stdout
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    got, results = out["got"], out["results"]
+
+    assert results["publishJson"] == {} and results["publishText"] == {}
+    assert results["bulk"] == {"failedMessages": []}
+    assert results["unknownPubsub"] == "error"
+    assert got["orders"] == [{"orderId": 1}]
+    assert got["headers"]["content-type"] == "application/cloudevents+json"
+    assert got["texts"] == ["hello"]
+    assert got["bytes"] == ["raw bytes"]
+    assert got["flaky"] == [{"n": 1}, {"n": 1}]
+    assert sorted(got["routed"], key=str) == [{"kind": "plain"}, {"kind": "special"}]
+    assert got["bulk"] == [{"n": 1}, "two", {"n": 3}]
+    assert got["graveyard"] == [{"last": "words"}]

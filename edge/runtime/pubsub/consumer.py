@@ -1,0 +1,294 @@
+"""One running subscription: turns each message the component hands over into
+a delivery to the app, and returns only once the message is settled (taken
+by the app, or dropped, or sent to the dead-letter topic). The component
+calls it one message (or batch) at a time, so order is kept; returning
+acknowledges the message to the component, raising leaves it unacknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDict
+
+from edge.api.rawjson import RawValue
+from edge.components.pubsub.base import Message, PubSub, Subscription
+from edge.errors import DaprError, Err
+from edge.runtime.cloudevents import (
+    BULK_EVENT_TYPE,
+    CLOUDEVENTS_JSON,
+    child_traceparent,
+    encode,
+    has_expired,
+    to_bytes,
+    wrap_raw,
+)
+from edge.runtime.pubsub.access import TopicAccess
+from edge.runtime.pubsub.delivery import Outcome, Status, deliver, deliver_bulk, metadata_headers
+from edge.runtime.pubsub.routing import find_route
+from edge.runtime.pubsub.subscriptions import SubscriptionSpec
+
+if TYPE_CHECKING:
+    from edge.runtime.pubsub.runtime import PubSubRuntime
+
+log = logging.getLogger("edge.runtime.pubsub")
+
+
+class Closing(Exception):
+    """The subscription is stopping; the message stays unacknowledged."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Waits between redeliveries: doubling from `initial` up to `longest`."""
+
+    initial: float
+    longest: float
+    max_retries: int  # -1: no limit
+
+    def waits(self) -> Iterator[float]:
+        wait = self.initial
+        while True:
+            yield wait
+            wait = min(wait * 2, self.longest)
+
+    def exhausted(self, retries: int) -> bool:
+        return 0 <= self.max_retries < retries
+
+
+@dataclass
+class PubSubItem:
+    """A loaded pub/sub component and how the runtime applies its common metadata."""
+
+    component: PubSub
+    access: TopicAccess
+    consumer_id: str
+    backoff: Backoff
+
+
+@dataclass
+class _Entry:
+    """One message of a bulk delivery."""
+
+    id: str
+    message: Message
+    path: str
+    text: str  # the entry as JSON text
+    failures: int = 0
+    retries: int = 0  # failures that count against backOffMaxRetries
+
+
+def _parse_event(data: bytes) -> dict[str, Any] | None:
+    try:
+        event = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return event if isinstance(event, dict) else None
+
+
+class Consumer:
+    def __init__(self, runtime: PubSubRuntime, item: PubSubItem, spec: SubscriptionSpec) -> None:
+        self.runtime = runtime
+        self.item = item
+        self.spec = spec
+        self._stopping = asyncio.Event()
+        self._handle: Subscription | None = None
+
+    async def start(self) -> None:
+        spec = self.spec
+        metadata = {**spec.metadata,
+                    "consumerID": spec.metadata.get("consumerID") or self.item.consumer_id}
+        component = self.item.component
+        if spec.bulk.enabled:
+            self._handle = await component.bulk_subscribe(
+                spec.topic, self.on_batch, metadata, spec.bulk.max_messages,
+                spec.bulk.max_await_ms / 1000)
+        else:
+            self._handle = await component.subscribe(spec.topic, self.on_message, metadata)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._handle is not None:
+            await self._handle.close()
+            self._handle = None
+
+    # -- one message at a time
+
+    async def on_message(self, message: Message) -> None:
+        event = self._event(message)
+        if event is None:
+            await self._set_aside(message, "it is not a CloudEvent (a JSON object); a "
+                                  "subscription with rawPayload takes any message")
+            return
+        path = await self._route(message, event)
+        if path is None:
+            return
+        body = to_bytes(event) if self.spec.raw_payload else message.data
+        headers = self._headers(message.metadata, CLOUDEVENTS_JSON)
+        self._trace_headers(headers, event)
+        await self._until_settled(message, path, body, headers)
+
+    def _event(self, message: Message) -> dict[str, Any] | None:
+        if self.spec.raw_payload:
+            return wrap_raw(message.data, message.topic, self.spec.pubsub, message.metadata)
+        return _parse_event(message.data)
+
+    async def _route(self, message: Message, event: dict[str, Any]) -> str | None:
+        """The app path for this event, or None once it has been set aside."""
+        if has_expired(event):
+            await self._set_aside(message, f"it expired at {event.get('expiration')}")
+            return None
+        path = find_route(self.spec.rules, event)
+        if path is None:
+            await self._set_aside(message, "it matches no routing rule", quiet=True)
+        return path
+
+    async def _until_settled(self, message: Message, path: str, body: bytes,
+                             headers: CIMultiDict[str]) -> None:
+        waits, failures, retries = self.item.backoff.waits(), 0, 0
+        while True:
+            self._check_stopping()
+            outcome = await deliver(self.runtime.sidecar, path, body, headers.copy())
+            if outcome.status is Status.SUCCESS:
+                if failures:
+                    log.info("%s: delivered after %d failed tries", self.spec.label, failures)
+                return
+            if outcome.status is Status.DROP:
+                await self._set_aside(message, outcome.reason)
+                return
+            failures += 1
+            retries += 0 if outcome.unreachable else 1
+            if self.item.backoff.exhausted(retries):
+                await self._set_aside(message, f"{outcome.reason} (no retries left)")
+                return
+            self._log_retry(outcome, failures)
+            await self._pause(next(waits))
+
+    # -- batches
+
+    async def on_batch(self, messages: list[Message]) -> None:
+        entries = [entry for message in messages if (entry := await self._entry(message))]
+        waits = self.item.backoff.waits()
+        while entries:
+            self._check_stopping()
+            outcomes: dict[str, Outcome] = {}
+            for path, group in itertools.groupby(sorted(entries, key=lambda e: e.path),
+                                                 key=lambda e: e.path):
+                outcomes.update(await self._deliver_batch(path, list(group)))
+            entries = await self._settle(entries, outcomes)
+            if entries:
+                await self._pause(next(waits))
+
+    async def _entry(self, message: Message) -> _Entry | None:
+        event = self._event(message)
+        if event is None:
+            await self._set_aside(message, "it is not a CloudEvent (a JSON object)")
+            return None
+        path = await self._route(message, event)
+        if path is None:
+            return None
+        if self.spec.raw_payload:
+            content: Any = event["data_base64"]
+            content_type = "application/octet-stream"
+        else:
+            content, content_type = RawValue(message.data.decode("utf-8")), CLOUDEVENTS_JSON
+        entry_id = str(uuid.uuid4())
+        text = encode({"entryId": entry_id, "event": content, "metadata": message.metadata,
+                       "contentType": content_type})
+        return _Entry(entry_id, message, path, text)
+
+    async def _deliver_batch(self, path: str, group: list[_Entry]) -> dict[str, Outcome]:
+        spec = self.spec
+        head = encode({"id": str(uuid.uuid4()), "type": BULK_EVENT_TYPE, "topic": spec.topic,
+                       "pubsubname": spec.pubsub, "metadata": {"pubsubName": spec.pubsub}})
+        body = head[:-1] + ',"entries":[' + ",".join(e.text for e in group) + "]}"
+        headers = self._headers({}, "application/json")
+        return await deliver_bulk(self.runtime.sidecar, path, body.encode("utf-8"), headers,
+                                  [e.id for e in group])
+
+    async def _settle(self, entries: list[_Entry], outcomes: dict[str, Outcome]) -> list[_Entry]:
+        """The entries still to retry; the others are done or set aside."""
+        left: list[_Entry] = []
+        for entry in entries:
+            outcome = outcomes[entry.id]
+            if outcome.status is Status.SUCCESS:
+                continue
+            if outcome.status is Status.DROP:
+                await self._set_aside(entry.message, outcome.reason)
+                continue
+            entry.failures += 1
+            entry.retries += 0 if outcome.unreachable else 1
+            if self.item.backoff.exhausted(entry.retries):
+                await self._set_aside(entry.message, f"{outcome.reason} (no retries left)")
+                continue
+            left.append(entry)
+        if left:
+            # One line for the batch, however many entries it has.
+            first = min(entry.failures for entry in left)
+            self._log_retry(outcomes[left[0].id], first,
+                            f" ({len(left)} of {len(entries)} entries)")
+        return left
+
+    # -- shared
+
+    def _headers(self, metadata: dict[str, str], content_type: str) -> CIMultiDict[str]:
+        headers = metadata_headers(metadata)
+        headers["pubsubName"] = self.spec.pubsub
+        headers["Content-Type"] = content_type
+        return headers
+
+    @staticmethod
+    def _trace_headers(headers: CIMultiDict[str], event: dict[str, Any]) -> None:
+        parent = child_traceparent(event.get("traceparent") or event.get("traceid"))
+        if parent:
+            headers["traceparent"] = parent
+            if isinstance(event.get("tracestate"), str) and event["tracestate"]:
+                headers["tracestate"] = event["tracestate"]
+
+    def _log_retry(self, outcome: Outcome, failures: int, which: str = "") -> None:
+        # The first failure is news; the ones after it would flood the log.
+        level = logging.WARNING if failures == 1 else logging.DEBUG
+        log.log(level, "%s: %s%s; retrying", self.spec.label, outcome.reason, which)
+
+    async def _set_aside(self, message: Message, reason: str, quiet: bool = False) -> None:
+        """Send to the dead-letter topic when there is one, else drop."""
+        topic = self.spec.dead_letter_topic
+        if not topic:
+            log.log(logging.DEBUG if quiet else logging.WARNING,
+                    "%s: message on %s dropped: %s", self.spec.label, message.topic, reason)
+            return
+        waits = self.item.backoff.waits()
+        while True:
+            try:
+                await self.runtime.publish(self.spec.pubsub, topic, message.data,
+                                           message.metadata)
+                log.info("%s: message on %s sent to dead-letter topic %s: %s",
+                         self.spec.label, message.topic, topic, reason)
+                return
+            except DaprError as exc:
+                if exc.kind is not Err.PUBSUB_PUBLISH_MESSAGE:
+                    log.error("%s: message on %s dropped, the dead-letter topic refused it: %s",
+                              self.spec.label, message.topic, exc)
+                    return
+                log.warning("%s: dead-letter topic %s: %s; retrying", self.spec.label, topic,
+                            exc)
+            await self._pause(next(waits))
+
+    def _check_stopping(self) -> None:
+        if self._stopping.is_set():
+            raise Closing(f"{self.spec.label} is stopping")
+
+    async def _pause(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+        # cancellation that arrives as the event is set.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        self._check_stopping()
