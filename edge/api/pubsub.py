@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.api.rawjson import RawJSONError, loads_keeping
 from edge.api.server import SIDECAR
 from edge.components.pubsub.base import BulkEntry, Message
 from edge.errors import DaprError, Err
+from edge.rawjson import RawJSONError, loads_keeping
 from edge.runtime.cloudevents import (
     CloudEventError,
     from_cloudevent,

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from edge.api.rawjson import RawJSONError, RawValue, loads_keeping
 from edge.api.server import SIDECAR
 from edge.components.state.base import (
     KEY_SEPARATOR,
@@ -31,6 +30,7 @@ from edge.components.state.base import (
     Transactional,
 )
 from edge.errors import DaprError, Err
+from edge.rawjson import RawJSONError, RawValue, loads_keeping
 
 _CONCURRENCY = {None: False, "": False, "last-write": False, "first-write": True}
 _CONSISTENCY = (None, "", "eventual", "strong")

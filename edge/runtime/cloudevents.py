@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from edge.api.rawjson import RawJSONError, RawValue, loads_keeping
 from edge.components.metadata import parse_duration
+from edge.rawjson import RawJSONError, RawValue, loads_keeping
 
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 EVENT_TYPE = "com.dapr.event.sent"

@@ -1,4 +1,4 @@
-"""Unit tests for edge.api.rawjson: request bodies decoded like json.loads,
+"""Unit tests for edge.rawjson: request bodies decoded like json.loads,
 except that `value` members keep the exact text the client sent."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from edge.api.rawjson import RawJSONError, RawValue, loads_keeping
+from edge.rawjson import RawJSONError, RawValue, loads_keeping
 
 
 def test_value_members_keep_their_exact_text():

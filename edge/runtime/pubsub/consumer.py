@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
 
-from edge.api.rawjson import RawValue
 from edge.components.pubsub.base import Message, PubSub, Subscription
 from edge.errors import DaprError, Err
+from edge.rawjson import RawValue
 from edge.runtime.cloudevents import (
     BULK_EVENT_TYPE,
     CLOUDEVENTS_JSON,
