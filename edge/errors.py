@@ -64,6 +64,8 @@ class Err:
     PUBSUB_CLOUD_EVENTS_SER = Kind("ERR_PUBSUB_CLOUD_EVENTS_SER", 500)
     PUBSUB_EVENTS_SER = Kind("ERR_PUBSUB_EVENTS_SER", 400)
 
+    INVOKE_OUTPUT_BINDING = Kind("ERR_INVOKE_OUTPUT_BINDING", 500)
+
 
 class DaprError(Exception):
     """A failure the API reports to the client as Dapr does."""

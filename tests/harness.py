@@ -143,7 +143,7 @@ class App(Process):
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         super().__init__([sys.executable, str(APPS / script), str(self.port)],
-                         workdir / f"app-{script}-{self.port}.log", env, cwd=workdir)
+                         workdir / f"app-{Path(script).stem}-{self.port}.log", env, cwd=workdir)
         try:
             wait_http(self.url + "/healthz", proc=self.proc, expect=(200, 204))
         except (TimeoutError, RuntimeError) as exc:

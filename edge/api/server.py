@@ -94,7 +94,7 @@ async def log_calls(request: web.Request, handler: Handler) -> web.StreamRespons
 
 
 def public_app(sidecar: Sidecar) -> web.Application:
-    from edge.api import health, invoke, metadata, pubsub, secrets, shutdown, state
+    from edge.api import bindings, health, invoke, metadata, pubsub, secrets, shutdown, state
 
     middlewares: list[Callable[..., Awaitable[web.StreamResponse]]] = []
     if sidecar.options.enable_api_logging:
@@ -105,7 +105,7 @@ def public_app(sidecar: Sidecar) -> web.Application:
     app = web.Application(client_max_size=sidecar.options.max_request_size_mb * 1024 * 1024,
                           middlewares=middlewares, handler_args={"max_field_size": 65536})
     app[SIDECAR] = sidecar
-    for module in (health, metadata, shutdown, state, secrets, pubsub, invoke):
+    for module in (health, metadata, shutdown, state, secrets, pubsub, bindings, invoke):
         module.add_routes(app.router)
     # Last: any other path carrying a dapr-app-id header is an invocation.
     invoke.add_header_routing(app.router)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from edge.components.base import Component
+from edge.components.bindings.cron import CronBinding
+from edge.components.bindings.http import HttpBinding
+from edge.components.bindings.localstorage import LocalStorageBinding
 from edge.components.pubsub.inmemory import InMemoryPubSub
 from edge.components.pubsub.mqtt3 import MqttPubSub
 from edge.components.secretstores.local_env import EnvSecretStore
@@ -19,6 +22,9 @@ COMPONENT_TYPES: dict[str, type[Component]] = {
         EnvSecretStore,
         InMemoryPubSub,
         MqttPubSub,
+        CronBinding,
+        HttpBinding,
+        LocalStorageBinding,
     )
 }
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from edge import __version__
 from edge.api.server import internal_app, public_app
 from edge.components.base import ComponentContext
+from edge.runtime.bindings import BindingsRuntime
 from edge.runtime.channel import HttpChannel, wait_for_port
 from edge.runtime.components import Components
 from edge.runtime.config import Configuration, load_configuration
@@ -59,6 +60,7 @@ class Sidecar:
         self.peers = HttpChannel()
         self.registry = Registry(registry_file())
         self.pubsub = PubSubRuntime(self)
+        self.bindings = BindingsRuntime(self)
         self.extended: dict[str, str] = {}
         self.outbound_ready = False
         self.app_ready = False
@@ -136,6 +138,7 @@ class Sidecar:
                                self.stop_requested):
             # Ready once subscribed, so that what is published next is delivered.
             await self.pubsub.start()
+            await self.bindings.start()
             self.app_ready = True
             log.info("app is listening on port %d; sidecar ready", self.options.app_port)
 
@@ -157,6 +160,7 @@ class Sidecar:
         for task in self._tasks:
             task.cancel()
         await self.pubsub.stop()
+        await self.bindings.stop()
         with contextlib.suppress(Exception):
             await self.registry.deregister()
         for runner in reversed(self._runners):

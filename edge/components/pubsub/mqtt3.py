@@ -23,6 +23,15 @@ those messages are held, unacknowledged, for the subscription that takes them.
 The broker's second copy of a message whose PUBACK was lost with a connection
 (same packet id, DUP, same content) is acknowledged without a second delivery.
 
+Bulk subscriptions gather batches: up to maxMessagesCount messages, or those
+that arrived within maxAwaitDurationMs of the batch's start, whichever comes
+first. Batches are handled one at a time in arrival order, and every message
+of a batch is acknowledged once the handler returned for the batch (none when
+it raised: the batch is offered again). The broker may hold back messages
+while others are unacknowledged (Mosquitto's max_inflight_messages, 20 by
+default; 2.0.11 keeps to it at the start of a session only): such a batch is
+smaller than maxMessagesCount and waits the whole maxAwaitDurationMs.
+
 Mosquitto 2.0.11, checked by experiment:
 - Shared subscriptions work for MQTT 3.1.1 clients. A member of a share group
   that is away with a persistent session keeps receiving its round-robin
@@ -68,6 +77,7 @@ from edge.components.metadata import Field
 from edge.components.pubsub.base import (
     COMMON_FIELDS,
     BulkEntry,
+    BulkHandler,
     BulkPublisher,
     Handler,
     Message,
@@ -248,6 +258,17 @@ class _Sub:
     confirmed: bool = False
     queue: asyncio.Queue[tuple[_Inbound | None, Message]] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
+    # Set for a bulk subscription: batches go to it, not to `handler`.
+    bulk: _Bulk | None = None
+    # Bulk: the messages taken off the queue for the batch being gathered or handled.
+    in_hand: list[_Inbound] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bulk:
+    handler: BulkHandler
+    max_messages: int
+    max_await: float  # seconds
 
 
 class _Handle(Subscription):
@@ -563,6 +584,18 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
 
     async def subscribe(self, topic: str, handler: Handler,
                         metadata: dict[str, str]) -> Subscription:
+        return await self._open(topic, handler, metadata, None)
+
+    async def bulk_subscribe(self, topic: str, handler: BulkHandler, metadata: dict[str, str],
+                             max_messages: int, max_await: float) -> Subscription:
+        async def not_bulk(message: Message) -> None:  # pragma: no cover - never called
+            raise RuntimeError("a bulk subscription handles batches")
+
+        bulk = _Bulk(handler, max(1, max_messages), max(0.0, max_await))
+        return await self._open(topic, not_bulk, metadata, bulk)
+
+    async def _open(self, topic: str, handler: Handler, metadata: dict[str, str],
+                    bulk: _Bulk | None) -> Subscription:
         group = consumer_group(metadata.get("consumerID") or self.group, self.ctx.app_id,
                                self.ctx.namespace)
         broker_topic, pattern = broker_topics(topic, group, self.meta["sharedSubscriptions"])
@@ -571,12 +604,13 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
         if any(s.filter == pattern for s in self._subs.values()):
             # One connection cannot tell which subscription a message came through.
             raise SubscribeError(f"already subscribed to {pattern!r} in pubsub {self.name}")
-        sub = _Sub(broker_topic, pattern, handler, unsubscribe)
+        sub = _Sub(broker_topic, pattern, handler, unsubscribe, bulk=bulk)
         self._closed_filters.discard(pattern)
         self._subs[broker_topic] = sub
         self._unpark(sub)
         self._restart_park_grace()
-        sub.worker = asyncio.create_task(self._deliver(sub), name=f"mqtt {broker_topic}")
+        work = self._deliver_batches(sub) if bulk is not None else self._deliver(sub)
+        sub.worker = asyncio.create_task(work, name=f"mqtt {broker_topic}")
         if self._connected.is_set():
             try:
                 await self._subscribe_on_broker([sub])
@@ -645,6 +679,10 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
             entry, _ = sub.queue.get_nowait()
             if entry is not None and self._unacked.get(entry.mid) is entry:
                 del self._unacked[entry.mid]
+        for entry in sub.in_hand:  # a bulk batch that was not handled
+            if self._unacked.get(entry.mid) is entry:
+                del self._unacked[entry.mid]
+        sub.in_hand = []
         # As Dapr does: keep the broker-side subscription of a persistent session,
         # so that messages keep being kept for the sidecar's next start.
         if (self.meta["cleanSession"] or sub.unsubscribe_on_close) and self._client is not None:
@@ -784,6 +822,58 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
                 level = logging.WARNING if failures == 1 else logging.DEBUG
                 log.log(level, "pubsub %s: delivery of a message on %s failed (%s); offering "
                         "it again in %gs", self.name, message.topic, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+
+    async def _deliver_batches(self, sub: _Sub) -> None:
+        assert sub.bulk is not None
+        while True:
+            batch = await self._gather(sub, sub.bulk)
+            await self._handle_batch(sub, sub.bulk, [message for _, message in batch])
+            sub.in_hand = []
+            # Only now, and in order: what the handler took is acknowledged.
+            for entry, _ in batch:
+                if entry is not None:
+                    self._settle(entry)
+
+    async def _gather(self, sub: _Sub,
+                      bulk: _Bulk) -> list[tuple[_Inbound | None, Message]]:
+        """The next batch: from its first message, the ones that follow until it is
+        full or max_await has passed."""
+        assert self._loop is not None
+        batch = [await sub.queue.get()]
+        deadline = self._loop.time() + bulk.max_await
+        while True:
+            entry = batch[-1][0]
+            if entry is not None:
+                sub.in_hand.append(entry)
+            if len(batch) >= bulk.max_messages:
+                return batch
+            if sub.queue.empty():
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        batch.append(await sub.queue.get())
+                except TimeoutError:
+                    return batch
+            else:
+                batch.append(sub.queue.get_nowait())
+
+    async def _handle_batch(self, sub: _Sub, bulk: _Bulk, messages: list[Message]) -> None:
+        """As _handle, for a batch: offered again, whole and in order, until the
+        handler returns."""
+        delay = max(self.meta.get("backOffInitialInterval") or 0.5, 0.01)
+        longest = max(self.meta.get("backOffMaxInterval") or 5.0, delay)
+        failures = 0
+        while True:
+            try:
+                await bulk.handler(list(messages))
+                return
+            except Exception as exc:  # the handler's failure; the batch stays ours
+                failures += 1
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "pubsub %s: delivery of a batch of %d messages on %s failed "
+                        "(%s); offering it again in %gs", self.name, len(messages),
+                        sub.filter, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, longest)
 

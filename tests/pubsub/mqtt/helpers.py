@@ -84,3 +84,65 @@ def plain_receive(port: int, topic: str, timeout: float = 5.0) -> list[paho.MQTT
         client.disconnect()
         client.loop_stop()
     return got
+
+
+class Batches:
+    """A bulk subscription handler that keeps the batches it took; it raises for
+    the calls numbered in `fail_calls` (0: the first) and never returns for those
+    in `hang_calls`."""
+
+    def __init__(self, fail_calls: tuple[int, ...] = (), hang_calls: tuple[int, ...] = ()) -> None:
+        self.batches: list[list[Message]] = []
+        self.offered: list[list[str]] = []  # every batch it was called with, failed ones too
+        self.fail_calls = fail_calls
+        self.hang_calls = hang_calls
+        self._arrived = asyncio.Event()
+
+    async def __call__(self, messages: list[Message]) -> None:
+        call = len(self.offered)
+        self.offered.append([m.data.decode() for m in messages])
+        self._arrived.set()
+        if call in self.fail_calls:
+            raise RuntimeError("scripted failure")
+        if call in self.hang_calls:
+            await asyncio.Event().wait()
+        self.batches.append(messages)
+        self._arrived.set()
+
+    @property
+    def payloads(self) -> list[str]:
+        return [m.data.decode() for batch in self.batches for m in batch]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(batch) for batch in self.batches]
+
+    async def wait_for(self, count: int, timeout: float = 15.0) -> list[str]:
+        """The payloads once at least `count` messages were taken; fails after `timeout`."""
+        await self._wait(lambda: len(self.payloads) >= count, timeout,
+                         f"{count} messages; {len(self.payloads)} taken")
+        return self.payloads
+
+    async def wait_offered(self, calls: int, timeout: float = 15.0) -> list[list[str]]:
+        """The batches offered once the handler was called `calls` times."""
+        await self._wait(lambda: len(self.offered) >= calls, timeout, f"{calls} calls")
+        return self.offered
+
+    async def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
+        async def enough() -> None:
+            while not check():
+                self._arrived.clear()
+                await self._arrived.wait()
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no {what} in {timeout}s; batches offered: "
+                                 f"{[len(b) for b in self.offered]}") from None
+
+    async def quiet(self, seconds: float = 0.5) -> list[str]:
+        while True:
+            before = len(self.payloads)
+            await asyncio.sleep(seconds)
+            if len(self.payloads) == before:
+                return self.payloads
