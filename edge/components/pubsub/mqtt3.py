@@ -105,6 +105,13 @@ _FIRST_CONNACK_WAIT = 2.0
 _SUBACK_WAIT = 10.0
 _RECONNECT_MIN, _RECONNECT_MAX = 0.5, 30.0
 _CLOSE_DRAIN = 2.0
+# QoS 2 messages sent and not yet released (PUBREL), at most. A broker limits
+# how many of a client's incoming QoS 2 messages may wait for their PUBREL
+# (Mosquitto 2.0: max_inflight_messages, 20 by default) and drops the ones
+# beyond "quota exceeded"; an MQTT 3.1.1 PUBREC carries no reason code, so the
+# client completes the flow and the message is lost unseen. QoS 1 has no such
+# wait (the broker answers PUBACK at once), so its window is not capped.
+_QOS2_WINDOW = 20
 # Acknowledged packet ids remembered to spot the broker's resend of one whose
 # PUBACK was lost; more than any broker keeps in flight to one client.
 _RECENT_ACKS = 1024
@@ -126,7 +133,10 @@ _OUTBOX_FIELDS = (
           description="messages waiting longer for the broker are dropped with a warning "
           "(counted in outboxExpired); 0 keeps them until they are sent"),
     Field("maxInflightMessages", "int", default=64,
-          description="messages sent to the broker and not yet acknowledged, at most"),
+          description="messages sent to the broker and not yet acknowledged, at most; with "
+          "qos 2 at most 20 (Mosquitto's max_inflight_messages default: a broker drops QoS 2 "
+          "messages beyond its limit without telling an MQTT 3.1.1 client), so set it to the "
+          "broker's limit if that is lower"),
 )
 
 FIELDS: tuple[Field, ...] = (
@@ -329,8 +339,7 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
         self.client_id = f"{self.group}-{suffix}"
         self._client = self._make_client(self._tls_context() if self.broker.tls else None)
         await self._connect_first()
-        window = self.meta["maxInflightMessages"]
-        self._forwarder = Forwarder(self._outbox, self._send, window, self._connected)
+        self._forwarder = Forwarder(self._outbox, self._send, self._window(), self._connected)
         self._forwarder.start()
 
     def _outbox_path(self) -> Path:
@@ -346,6 +355,11 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
             raise ConfigError("must be 0 (no limit) or more", field="outboxMaxAge")
         return Limits(self.meta["outboxMaxMessages"], self.meta["outboxMaxBytes"],
                       self.meta["outboxMaxAge"])
+
+    def _window(self) -> int:
+        """Messages handed to the broker and not acknowledged yet, at most."""
+        window: int = self.meta["maxInflightMessages"]
+        return min(window, _QOS2_WINDOW) if self.qos == 2 else window
 
     def _tls_context(self) -> ssl.SSLContext:
         ca, cert, key = (self.meta.get(k) for k in ("caCert", "clientCert", "clientKey"))
@@ -383,7 +397,7 @@ class MqttPubSub(PubSub, SubscribeWildcards, BulkPublisher):
             client.tls_set_context(tls)
         client.connect_timeout = _CONNECT_TIMEOUT
         # The forwarder keeps at most this many unacknowledged; paho must send them all.
-        client.max_inflight_messages_set(self.meta["maxInflightMessages"])
+        client.max_inflight_messages_set(self._window())
         client.reconnect_delay_set(_RECONNECT_MIN, _RECONNECT_MAX)  # type: ignore[arg-type]
         client.on_connect = self._paho_connect
         client.on_connect_fail = self._paho_connect_fail

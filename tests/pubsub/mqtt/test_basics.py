@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,30 @@ async def test_other_qos_levels_keep_order_too(broker, pubsubs, qos):
     for payload in expected:
         await publisher.publish(msg("levels", payload))
     assert await inbox.wait_for(100) == expected
+
+
+async def test_qos2_stays_within_the_brokers_inflight_limit(broker, pubsubs):
+    """Mosquitto drops a client's incoming QoS 2 messages beyond max_inflight_messages
+    (20) that wait for their PUBREL, and an MQTT 3.1.1 client is not told: the
+    flow completes and the outbox deletes the row. A publisher slow to answer
+    PUBRECs (a loaded machine) used to lose messages that way."""
+    publisher = await pubsubs(broker.url, home="pub", qos="2")
+    subscriber = await pubsubs(broker.url, home="sub", app_id="reader", qos="2")
+    client = publisher._client
+    assert client is not None
+    send_pubrel = client._send_pubrel
+
+    def slow_pubrel(mid: int) -> Any:  # paho's thread, as under load
+        time.sleep(0.005)
+        return send_pubrel(mid)
+
+    client._send_pubrel = slow_pubrel  # type: ignore[method-assign]
+    inbox = Inbox()
+    await subscriber.subscribe("levels", inbox, {})
+    expected = [str(n) for n in range(100)]
+    await asyncio.gather(*(publisher.publish(msg("levels", payload)) for payload in expected))
+    assert await inbox.wait_for(100) == expected
+    assert await inbox.quiet(0.3) == expected
 
 
 async def test_websocket_listener(brokers, pubsubs):
