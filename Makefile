@@ -28,10 +28,10 @@ test-deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; \
 	  else echo "the SDK tests need Node.js and npm: sudo apt-get install nodejs npm"; exit 1; fi; }
-	@[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || { \
+	@{ [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null; } && command -v socat >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq mosquitto >/dev/null; \
-	  else echo "the MQTT tests need Mosquitto: sudo apt-get install mosquitto"; exit 1; fi; }
+	    apt-get update -qq && apt-get install -y -qq mosquitto socat >/dev/null; \
+	  else echo "the MQTT and serial tests need Mosquitto and socat: sudo apt-get install mosquitto socat"; exit 1; fi; }
 
 test: setup test-deps
 	$(VENV)/bin/ruff check edge tests

@@ -6,6 +6,8 @@ from edge.components.base import Component
 from edge.components.bindings.cron import CronBinding
 from edge.components.bindings.http import HttpBinding
 from edge.components.bindings.localstorage import LocalStorageBinding
+from edge.components.bindings.mqtt3 import MqttBinding
+from edge.components.bindings.serial import SerialBinding
 from edge.components.pubsub.inmemory import InMemoryPubSub
 from edge.components.pubsub.mqtt3 import MqttPubSub
 from edge.components.secretstores.local_env import EnvSecretStore
@@ -25,6 +27,8 @@ COMPONENT_TYPES: dict[str, type[Component]] = {
         CronBinding,
         HttpBinding,
         LocalStorageBinding,
+        MqttBinding,
+        SerialBinding,
     )
 }
 
