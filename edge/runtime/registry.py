@@ -6,6 +6,7 @@ from edge.components.base import Component
 from edge.components.bindings.cron import CronBinding
 from edge.components.bindings.http import HttpBinding
 from edge.components.bindings.localstorage import LocalStorageBinding
+from edge.components.bindings.modbus import ModbusBinding
 from edge.components.bindings.mqtt3 import MqttBinding
 from edge.components.bindings.serial import SerialBinding
 from edge.components.pubsub.inmemory import InMemoryPubSub
@@ -28,6 +29,7 @@ COMPONENT_TYPES: dict[str, type[Component]] = {
         HttpBinding,
         LocalStorageBinding,
         MqttBinding,
+        ModbusBinding,
         SerialBinding,
     )
 }
