@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,45 @@ import httpx
 import yaml
 
 APPS = Path(__file__).parent / "apps"
+# Waits are multiplied by this where everything runs slower (the GPIO tests run
+# inside an emulated machine, whose Python starts several times slower).
+TIME_SCALE = float(os.environ.get("EDGE_TEST_TIME_SCALE", "1") or 1)
+
+
+def _port_slice() -> Iterator[int]:
+    """This worker's own ports, below the kernel's ephemeral range.
+
+    Asking the kernel for port 0 twice in a row can hand back the same port, and
+    parallel workers can be handed the same one too; a sidecar given both then
+    fails to start. Each xdist worker therefore walks its own slice of ports the
+    kernel never picks for outgoing connections or port-0 listens, starting at a
+    random place so quick reruns do not meet ports still in TIME_WAIT.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1), 1)
+    span = (_PORT_HIGH - _PORT_LOW) // count
+    base = _PORT_LOW + (index % count) * span
+    offset = random.randrange(span)
+    while True:
+        for step in range(span):
+            yield base + (offset + step) % span
+
+
+_PORT_LOW, _PORT_HIGH = 15000, 32000
+_ports = _port_slice()
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, never handed out twice by this process."""
+    for port in _ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("unreachable")
 
 
 def write_component(folder: Path, name: str, ctype: str, metadata: Mapping[str, Any] | None = None,
@@ -43,9 +77,22 @@ def write_component(folder: Path, name: str, ctype: str, metadata: Mapping[str, 
     return path
 
 
+def wait_until(check: Callable[[], Any], timeout: float = 10.0,
+               what: str | Callable[[], str] = "a condition") -> Any:
+    """Poll `check` until it returns something true; fail saying what was awaited."""
+    deadline = time.monotonic() + timeout * TIME_SCALE
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+        time.sleep(0.05)
+
+
 def wait_http(url: str, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None,
               expect: Iterable[int] = (204, 200)) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * TIME_SCALE
     last = ""
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -118,6 +165,9 @@ class Sidecar(Process):
             cmd += ["--resources-path", str(resources)]
         if app_port is not None:
             cmd += ["--app-port", str(app_port)]
+        if not any(a.startswith(("--metrics-port", "--enable-metrics")) for a in cmd):
+            # Not daprd's 9090: many sidecars run at once, and the machine may use it.
+            cmd += ["--metrics-port", str(free_port())]
         workdir.mkdir(parents=True, exist_ok=True)
         super().__init__(cmd, workdir / f"sidecar-{app_id}-{self.http_port}.log",
                          {"EDGE_HOME": str(workdir / "home"), **(env or {})}, cwd=workdir)
@@ -131,7 +181,8 @@ class Sidecar(Process):
                     f"sidecar {app_id} did not start: {exc}\n{self.output()}") from None
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10.0, **kwargs)
+        kwargs.setdefault("timeout", 10.0 * TIME_SCALE)
+        return httpx.Client(base_url=self.url, **kwargs)
 
 
 class App(Process):
