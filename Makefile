@@ -32,6 +32,10 @@ test-deps:
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq mosquitto socat >/dev/null; \
 	  else echo "the MQTT and serial tests need Mosquitto and socat: sudo apt-get install mosquitto socat"; exit 1; fi; }
+	@[ -n "$$EDGE_SKIP_VM_TESTS" ] || { command -v qemu-system-x86_64 >/dev/null && [ -x /bin/busybox ] && command -v depmod >/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends qemu-system-x86 busybox-static kmod gcc make >/dev/null; \
+	  else echo "the GPIO tests boot a VM: sudo apt-get install qemu-system-x86 busybox-static kmod gcc make (or set EDGE_SKIP_VM_TESTS=1)"; exit 1; fi; }
 
 test: setup test-deps
 	$(VENV)/bin/ruff check edge tests

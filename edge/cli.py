@@ -19,6 +19,7 @@ examples:
   edge sidecar --app-id orders --app-port 3000 --resources-path ./components
   edge list                                           running sidecars on this host
   edge stop --app-id orders
+  edge config set configstore maxSpeed 120            change a configuration item
 """
 
 
@@ -50,6 +51,21 @@ def _sidecar_flags(parser: argparse.ArgumentParser, for_run: bool) -> None:
         help="how long in-flight work may take at shutdown (default 5)")
     add("--app-max-concurrency", type=int, default=-1,
         help="most concurrent calls to the app (default unlimited)")
+    # daprd's syntax: `--enable-metrics=false`; a bare `--enable-metrics` means true.
+    add("--enable-metrics", type=_boolean, nargs="?", const=True, default=True, metavar="BOOL",
+        help="serve Prometheus metrics (default true)")
+    metrics_help = "a free port" if for_run else "9090"
+    add("--metrics-port", type=int, default=None if for_run else 9090,
+        help=f"port of the Prometheus /metrics endpoint on 127.0.0.1 (default {metrics_help})")
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the sidecars running on this host")
     stop = sub.add_parser("stop", help="stop a running app and its sidecar")
     stop.add_argument("--app-id", "-a", required=True)
+    from edge.runtime.configcli import add_config_parser
+
+    add_config_parser(sub)
     components = sub.add_parser("components", help="print the supported component types "
                                 "and their metadata fields (Markdown)")
     components.add_argument("--update-readme", metavar="README",
@@ -105,6 +124,8 @@ def sidecar_options(args: argparse.Namespace) -> SidecarOptions:  # noqa: F821
         api_token=os.environ.get("DAPR_API_TOKEN") or None,
         app_api_token=os.environ.get("APP_API_TOKEN") or None,
         namespace=os.environ.get("NAMESPACE", ""),
+        enable_metrics=args.enable_metrics,
+        metrics_port=args.metrics_port,
     )
 
 
@@ -153,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edge.runtime.launcher import stop_app
 
         return stop_app(args.app_id)
+    if args.command == "config":
+        from edge.runtime.configcli import run_config
+
+        return run_config(args)
     if args.command == "components":
         return _components(args.update_readme)
     if args.command == "version":

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness import App, Process, Sidecar, write_component
+from tests.vm import harness as vm
 
 
 class Spawner:
@@ -73,3 +74,15 @@ def component(tmp_path: Path) -> Callable[..., Path]:
         return write_component(tmp_path / "resources", name, ctype, metadata, **extra)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def vm_image() -> vm.Image:
+    """A bootable Linux guest with gpio-sim (tests/vm/harness.py); built on first use."""
+    if vm.skip_requested():
+        pytest.skip("EDGE_SKIP_VM_TESTS is set: the tests in a VM were skipped on request")
+    try:
+        return vm.prepare()
+    except vm.VmUnavailable as exc:
+        missing = str(exc)
+    pytest.fail(missing, pytrace=False)

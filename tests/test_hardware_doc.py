@@ -8,8 +8,13 @@ from pathlib import Path
 HARDWARE = Path(__file__).parent.parent / "hardware.md"
 
 
+def yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", HARDWARE.read_text(), re.S)
+
+
 def test_every_yaml_in_hardware_md_loads_in_a_sidecar(spawn, tmp_path):
-    blocks = re.findall(r"```yaml\n(.*?)```", HARDWARE.read_text(), re.S)
+    # The GPIO ones need a GPIO chip: tests/bindings/gpio/in_guest.py loads them on one.
+    blocks = [b for b in yaml_blocks() if "bindings.gpio" not in b]
     assert len(blocks) >= 2
     folder = tmp_path / "resources"
     folder.mkdir()

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from edge.api.server import SIDECAR
 from edge.errors import DaprError, Err
+from edge.runtime import metrics
+from edge.runtime.acl import authorize
 from edge.runtime.channel import Reply, forwardable
 from edge.runtime.invocation import CALLER, INTERNAL_PREFIX, call_app, invoke
 
@@ -69,9 +71,13 @@ async def invoke_internal(request: web.Request) -> web.Response:
     sidecar = request.app[SIDECAR]
     headers = forwardable(request.headers)
     headers.setdefault(CALLER, "")
+    caller = headers[CALLER]
     path = request.rel_url.raw_path[len(INTERNAL_PREFIX):]
+    authorize(sidecar, headers[CALLER], request.method, path)
+    metrics.invocation_received(caller)
     reply = await call_app(sidecar, request.method, path, request.rel_url.raw_query_string,
                            headers, await request.read())
+    metrics.invocation_responded(caller, reply.status)
     return _response(reply)
 
 

@@ -43,17 +43,35 @@ def _app_connection(sidecar: Sidecar) -> dict[str, Any]:
     return found
 
 
+def _actor_counts(sidecar: Sidecar) -> list[dict[str, Any]]:
+    counts = {t: 0 for t in sidecar.actors.config.entities}
+    for actor_type, _ in sidecar.actors.active:
+        counts[actor_type] = counts.get(actor_type, 0) + 1
+    return [{"type": t, "count": n} for t, n in counts.items()]
+
+
+def _actor_runtime(sidecar: Sidecar) -> dict[str, Any]:
+    # Placement is the edge home's registry, not a placement service.
+    running = sidecar.actors.store is not None
+    return {"runtimeStatus": "RUNNING" if running else "DISABLED",
+            "activeActors": _actor_counts(sidecar),
+            "hostReady": bool(sidecar.actors.config.entities),
+            "placement": "placement: local registry" if running else ""}
+
+
 def describe_sidecar(sidecar: Sidecar) -> dict[str, Any]:
     lists: dict[str, list[Any]] = {
         "enabledFeatures": sidecar.config.features,
         "components": [_component(c) for c in sidecar.components.by_name.values()],
         "subscriptions": sidecar.pubsub.describe(),
+        "actors": _actor_counts(sidecar),
     }
     body: dict[str, Any] = {"id": sidecar.options.app_id, "runtimeVersion": __version__}
     body.update({key: value for key, value in lists.items() if value})
     # Set last: the deprecated field clients still read cannot be overwritten by a PUT.
     body["extended"] = {**sidecar.extended, "daprRuntimeVersion": __version__}
     body["appConnectionProperties"] = _app_connection(sidecar)
+    body["actorRuntime"] = _actor_runtime(sidecar)
     return body
 
 

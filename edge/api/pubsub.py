@@ -19,6 +19,7 @@ from edge.api.server import SIDECAR
 from edge.components.pubsub.base import BulkEntry, Message
 from edge.errors import DaprError, Err
 from edge.rawjson import RawJSONError, loads_keeping
+from edge.runtime import tracing
 from edge.runtime.cloudevents import (
     CloudEventError,
     from_cloudevent,
@@ -70,10 +71,10 @@ def _raw_payload(metadata: dict[str, str]) -> bool:
 
 
 def _wrap(request: web.Request, name: str, topic: str, body: bytes, content_type: str,
-          metadata: dict[str, str]) -> bytes:
+          metadata: dict[str, str], trace: tuple[str, str] | None = None) -> bytes:
     """The CloudEvent Dapr would publish for this body."""
     app_id = request.app[SIDECAR].options.app_id
-    trace = trace_context(request.headers)
+    trace = trace or trace_context(request.headers)
     try:
         if is_cloudevent(content_type):
             event = from_cloudevent(body, source=app_id, topic=topic, pubsub=name, trace=trace,
@@ -91,10 +92,19 @@ async def publish(request: web.Request) -> web.Response:
     body = await request.read()
     metadata = _query_metadata(request)
     data = body
-    if not _raw_payload(metadata):
-        data = _wrap(request, name, topic, body, request.headers.get("Content-Type", ""),
-                     metadata)
-    await request.app[SIDECAR].pubsub.publish(name, topic, data, metadata)
+    span = tracing.start_span(f"pubsub/{topic}", tracing.PRODUCER, tracing.current.get(),
+                              messaging__system="pubsub", messaging__destination__name=topic)
+    # The event carries the producer span's context, so delivery continues it.
+    trace = (span.context.traceparent(), span.context.tracestate) if span else None
+    status = 500
+    try:
+        if not _raw_payload(metadata):
+            data = _wrap(request, name, topic, body, request.headers.get("Content-Type", ""),
+                         metadata, trace)
+        await request.app[SIDECAR].pubsub.publish(name, topic, data, metadata)
+        status = 204
+    finally:
+        tracing.finish(span, status)
     return web.Response(status=204)
 
 

@@ -27,6 +27,10 @@ def _metadata(request: web.Request) -> dict[str, str]:
 async def get_secret(request: web.Request) -> web.Response:
     store = _store(request)
     name = request.match_info["name"]
+    # Checked before the store is asked, so a denied secret is never read.
+    if not request.app[SIDECAR].config.secrets.permits(store.name, name):
+        raise DaprError(Err.SECRET_PERMISSION_DENIED,
+                        f"access denied by policy to get \"{name}\" from \"{store.name}\"")
     try:
         values = await store.get(name, _metadata(request))
     except SecretNotFound:
@@ -37,7 +41,10 @@ async def get_secret(request: web.Request) -> web.Response:
 
 async def bulk_secrets(request: web.Request) -> web.Response:
     store = _store(request)
-    return web.json_response(await store.bulk(_metadata(request)))
+    scopes = request.app[SIDECAR].config.secrets
+    # As in Dapr, bulk answers with the permitted secrets only, without an error.
+    found = await store.bulk(_metadata(request))
+    return web.json_response({k: v for k, v in found.items() if scopes.permits(store.name, k)})
 
 
 def add_routes(router: web.UrlDispatcher) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge.errors import DaprError, Err
+from edge.runtime import metrics, tracing
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -86,26 +87,57 @@ def token_check(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
 async def log_calls(request: web.Request, handler: Handler) -> web.StreamResponse:
     start = time.perf_counter()
     response = await handler(request)
+    api_logging = request.app[SIDECAR].config.logging.api_logging
+    if api_logging.omit_health_checks and request.path in _TOKEN_EXEMPT_PATHS:
+        return response
     resource = request.match_info.route.resource
+    # The route template, never the path itself: keys, names and query strings
+    # in a URL can be secrets.
     template = resource.canonical if resource is not None else request.path
+    millis = (time.perf_counter() - start) * 1000
+    fields = {"method": f"{request.method} {template}", "code": response.status,
+              "duration": round(millis)}
     api_log.info("HTTP API called: %s %s -> %d (%.1f ms)", request.method, template,
-                 response.status, (time.perf_counter() - start) * 1000)
+                 response.status, millis, extra={"dapr_fields": fields})
     return response
 
 
 def public_app(sidecar: Sidecar) -> web.Application:
-    from edge.api import bindings, health, invoke, metadata, pubsub, secrets, shutdown, state
+    from edge.api import (
+        actors,
+        bindings,
+        health,
+        invoke,
+        metadata,
+        pubsub,
+        secrets,
+        shutdown,
+        state,
+    )
+    from edge.api import configuration as configuration_api
+    from edge.api import lock as lock_api
 
     middlewares: list[Callable[..., Awaitable[web.StreamResponse]]] = []
-    if sidecar.options.enable_api_logging:
+    if metrics.enabled():
+        # Outermost, so that it counts the status of rendered errors too.
+        middlewares.append(metrics.http_middleware)
+    if tracing.tracer() is not None:
+        middlewares.append(tracing.http_middleware)
+    if sidecar.options.enable_api_logging or sidecar.config.logging.api_logging.enabled:
         middlewares.append(log_calls)
     middlewares.append(render_errors)
     if sidecar.options.api_token:
         middlewares.append(token_check(sidecar.options.api_token))
+    if sidecar.config.api.restricts_http:
+        # After the token check: daprd authenticates before it routes.
+        from edge.api.access import api_access
+
+        middlewares.append(api_access(sidecar))
     app = web.Application(client_max_size=sidecar.options.max_request_size_mb * 1024 * 1024,
                           middlewares=middlewares, handler_args={"max_field_size": 65536})
     app[SIDECAR] = sidecar
-    for module in (health, metadata, shutdown, state, secrets, pubsub, bindings, invoke):
+    for module in (health, metadata, shutdown, state, secrets, pubsub, bindings, lock_api,
+                   actors, configuration_api, invoke):
         module.add_routes(app.router)
     # Last: any other path carrying a dapr-app-id header is an invocation.
     invoke.add_header_routing(app.router)
@@ -127,10 +159,15 @@ def internal_check(sidecar: Sidecar) -> Callable[..., Awaitable[web.StreamRespon
 
 
 def internal_app(sidecar: Sidecar) -> web.Application:
-    from edge.api import invoke
+    from edge.api import actors, invoke
 
+    middlewares = [render_errors, internal_check(sidecar)]
+    if tracing.tracer() is not None:
+        # Outermost, so that the callee's span covers refused calls too.
+        middlewares.insert(0, tracing.http_middleware)
     app = web.Application(client_max_size=sidecar.options.max_request_size_mb * 1024 * 1024,
-                          middlewares=[render_errors, internal_check(sidecar)])
+                          middlewares=middlewares)
     app[SIDECAR] = sidecar
     invoke.add_internal_routes(app.router)
+    actors.add_internal_routes(app.router)
     return app

@@ -31,6 +31,7 @@ from edge.components.state.base import (
 )
 from edge.errors import DaprError, Err
 from edge.rawjson import RawJSONError, RawValue, loads_keeping
+from edge.runtime import metrics
 
 _CONCURRENCY = {None: False, "": False, "last-write": False, "first-write": True}
 _CONSISTENCY = (None, "", "eventual", "strong")
@@ -227,7 +228,8 @@ async def save_state(request: web.Request) -> web.Response:
     failures: list[tuple[SetOp, Exception]] = []
     for op in ops:
         try:
-            await store.set(op)
+            with metrics.state_op(store.name, "set"):
+                await store.set(op)
         except Exception as exc:  # any store failure is reported, not raised
             failures.append((op, exc))
     if failures:
@@ -239,7 +241,8 @@ async def get_state(request: web.Request) -> web.Response:
     store = _store(request)
     key = _key(store, request.match_info["key"])
     try:
-        item = await store.get(key)
+        with metrics.state_op(store.name, "get"):
+            item = await store.get(key)
     except Exception as exc:
         raise DaprError(Err.STATE_GET, f"fail to get {request.match_info['key']} from state "
                         f"store {store.name}: {exc}") from None
@@ -274,7 +277,8 @@ async def bulk_get(request: web.Request) -> web.Response:
     keys = _bulk_keys(await _body(request))
     full = [_key(store, k) for k in keys]
     try:
-        found = await store.bulk_get(list(dict.fromkeys(full)))
+        with metrics.state_op(store.name, "bulk_get"):
+            found = await store.bulk_get(list(dict.fromkeys(full)))
     except Exception as exc:
         raise DaprError(Err.STATE_BULK_GET, str(exc)) from None
     # Unlike Dapr's sqlite store, results always come in request order.
@@ -294,7 +298,8 @@ async def delete_state(request: web.Request) -> web.Response:
         raise DaprError(Err.STATE_DELETE, prefix + str(exc)) from None
     op = DeleteOp(full, _etag(request.headers.get("If-Match")), first_write)
     try:
-        await store.delete(op)
+        with metrics.state_op(store.name, "delete"):
+            await store.delete(op)
     except EtagInvalid:
         raise DaprError(Err.STATE_DELETE_ETAG_INVALID, prefix + "invalid etag value") from None
     except EtagMismatch:
@@ -339,7 +344,8 @@ async def transaction(request: web.Request) -> web.Response:
     if not ops:
         return web.Response(status=204)
     try:
-        await store.transact(ops)
+        with metrics.state_op(store.name, "transaction"):
+            await store.transact(ops)
     except (EtagMismatch, EtagInvalid) as exc:
         raise DaprError(Err.STATE_TRANSACTION, f"{prefix}possible etag mismatch for key "
                         f"{_user_key(store, str(exc))}") from None
@@ -376,7 +382,8 @@ async def query_state(request: web.Request) -> web.Response:
         raise DaprError(Err.STATE_QUERY, f"{failed}failed to parse JSON query body: "
                         f"{exc}") from None
     try:
-        result = await store.query(query, store.key_prefix())
+        with metrics.state_op(store.name, "query"):
+            result = await store.query(query, store.key_prefix())
     except Exception as exc:  # a QueryError names the bad part; others are store failures
         raise DaprError(Err.STATE_QUERY, failed + str(exc)) from None
     if not result.items:

@@ -13,8 +13,10 @@ from typing import Any
 
 from edge.errors import ConfigError
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Go accepts both micro signs: U+00B5 and the Greek mu U+03BC (which the Python SDK writes).
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0,
+                 "m": 60.0, "h": 3600.0}
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off", ""}
 
@@ -46,7 +48,7 @@ def _go_duration(text: str) -> float:
     return sign * total
 
 
-def _parse_bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
     low = text.strip().lower()
     if low in _TRUE:
         return True
@@ -59,7 +61,7 @@ _PARSERS = {
     "string": str,
     "int": lambda text: int(text.strip()),
     "number": lambda text: float(text.strip()),
-    "bool": _parse_bool,
+    "bool": parse_bool,
     "duration": parse_duration,
 }
 
@@ -107,3 +109,12 @@ def describe(fields: tuple[Field, ...]) -> list[dict[str, Any]]:
          "description": f.description}
         for f in fields
     ]
+
+
+def choice(meta: dict[str, Any], name: str, choices: dict[str, Any] | tuple[str, ...]) -> Any:
+    """The parsed value of a field that takes one of a few words (case-insensitive);
+    with a dict, what the word maps to."""
+    value = str(meta.get(name)).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{value!r} is not one of {', '.join(choices)}", field=name)
+    return choices[value] if isinstance(choices, dict) else value

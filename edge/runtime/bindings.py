@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict
@@ -26,6 +27,7 @@ from edge.components.bindings.base import (
     directions,
 )
 from edge.errors import DaprError, Err
+from edge.runtime import metrics, tracing
 from edge.runtime.channel import ChannelError
 
 if TYPE_CHECKING:
@@ -82,13 +84,31 @@ class BindingsRuntime:
         if operation not in supported:
             raise _invoke_error(name, f"binding {name} does not support operation {operation}. "
                                 f"supported operations:{' '.join(supported)}")
+        start = time.perf_counter()
+        span = tracing.start_span(f"bindings/{name}", tracing.CLIENT, tracing.current.get(),
+                                  db__system="bindings", db__name=name, db__statement=operation)
         try:
-            return await binding.invoke(operation, data, metadata)
+            answer = await self._traced(binding, span, operation, data, metadata)
         except BindingError as exc:
+            metrics.output_binding(name, operation, False, start)
             raise _invoke_error(name, str(exc)) from None
         except Exception as exc:  # a component's own failure must not become a 500 crash
+            metrics.output_binding(name, operation, False, start)
             log.exception("output binding %s failed on %s", name, operation)
             raise _invoke_error(name, f"{type(exc).__name__}: {exc}") from None
+        metrics.output_binding(name, operation, True, start)
+        return answer
+
+    @staticmethod
+    async def _traced(binding: OutputBinding, span: tracing.Span | None, operation: str,
+                      data: bytes, metadata: dict[str, str]) -> InvokeResponse | None:
+        status = 500
+        try:
+            answer = await binding.invoke(operation, data, metadata)
+            status = 200
+            return answer
+        finally:
+            tracing.finish(span, status)
 
     # -- input
 
@@ -156,10 +176,20 @@ class BindingsRuntime:
         headers.update(metadata)  # event metadata travels as headers, as in Dapr
         headers.update(sidecar.app_headers())
         url = f"{sidecar.app_url}/{route_of(binding)}"
+        # Each event starts a trace of its own, as in Dapr.
+        span = tracing.start_span(f"bindings/{binding.name}", tracing.CLIENT,
+                                  db__system="bindings", db__name=binding.name)
+        if span is not None:
+            span.context.inject(headers)
+        start = time.perf_counter()
         try:
             reply = await sidecar.app.request("POST", url, headers, data)
         except ChannelError as exc:
+            metrics.input_binding(binding.name, False, start)
+            tracing.finish(span)
             raise AppRefused(f"the app did not answer: {exc}") from None
+        tracing.finish(span, reply.status)
+        metrics.input_binding(binding.name, reply.status // 100 == 2, start)
         if reply.status // 100 != 2:
             raise AppRefused(f"the app answered {reply.status}")
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from edge.runtime import metrics
 
 log = logging.getLogger("edge.runtime.channel")
 
@@ -46,8 +49,11 @@ class ChannelError(Exception):
 class HttpChannel:
     """A pooled HTTP client to one kind of peer."""
 
-    def __init__(self, max_concurrency: int = 0, connect_timeout: float = 5.0) -> None:
+    def __init__(self, max_concurrency: int = 0, connect_timeout: float = 5.0,
+                 metered: bool = False) -> None:
         self._limit = max_concurrency if max_concurrency > 0 else 0
+        # The app channel is measured as Dapr's dapr_http_client_* metrics.
+        self._metered = metered
         self._connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
         # Dapr's --app-max-concurrency: calls beyond it wait their turn.
@@ -74,12 +80,15 @@ class HttpChannel:
 
     async def _send(self, method: str, url: str, headers: CIMultiDict[str], body: bytes,
                     timeout: float | None) -> Reply:
+        start = time.perf_counter()
         try:
             async with self.session.request(
                 method, url, headers=headers, data=body or None, allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=self._connect_timeout),
             ) as resp:
                 data = await resp.read()
+                if self._metered:
+                    metrics.app_call(method, resp.status, len(body), len(data), start)
                 return Reply(resp.status, forwardable(resp.headers), data)
         except TimeoutError:
             raise ChannelError(f"no answer from {url} in time", timeout=True) from None

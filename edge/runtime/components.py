@@ -12,6 +12,7 @@ from edge.components.base import Component, ComponentContext
 from edge.components.metadata import parse_duration, parse_metadata
 from edge.components.secretstores.base import SecretNotFound, SecretStore
 from edge.errors import ConfigError
+from edge.runtime import metrics
 from edge.runtime.loader import ComponentSpec
 from edge.runtime.registry import COMPONENT_TYPES, SUPPORTED_VERSIONS
 
@@ -54,11 +55,13 @@ class Components:
             try:
                 component = await self._start(spec)
             except ConfigError as exc:
+                metrics.component_init_failed(spec.type)
                 if not spec.ignore_errors:
                     raise exc.within(file=spec.file, component=spec.name) from None
                 log.warning("component %s skipped (ignoreErrors): %s", spec.name, exc)
                 continue
             self.by_name[spec.name] = component
+            metrics.component_loaded(spec.type)
             log.info("component loaded: %s (%s/%s)", spec.name, spec.type, component.version)
 
     def _in_scope(self, spec: ComponentSpec) -> bool:

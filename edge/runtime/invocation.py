@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from multidict import CIMultiDict
 
 from edge.errors import DaprError, Err
+from edge.runtime import metrics, tracing
 from edge.runtime.channel import ChannelError, Reply
 
 if TYPE_CHECKING:
@@ -47,7 +48,11 @@ async def invoke(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str
         headers[CALLEE] = target
         return await call_app(sidecar, verb, path, query, headers, body)
     headers[CALLER] = sidecar.options.app_id
-    return await _call_peer(sidecar, target, verb, path, query, headers, body)
+    start = metrics.invocation_sent(target)
+    reply = await _call_peer(sidecar, target, verb, path, query, headers, body)
+    # As in Dapr, a call that got no answer counts as sent but not as answered.
+    metrics.invocation_answered(target, reply.status, start)
+    return reply
 
 
 async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
@@ -59,6 +64,10 @@ async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
                         "app channel not initialized (the sidecar was started without --app-port)")
     headers[CALLEE] = app_id
     headers.update(sidecar.app_headers())
+    context = tracing.current.get()
+    if context is not None:
+        # Dapr always hands the app the context of the span that calls it.
+        context.inject(headers)
     url = f"{sidecar.app_url}/{path}" + (f"?{query}" if query else "")
     try:
         return await sidecar.app.request(verb, url, headers, body)
@@ -69,6 +78,24 @@ async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
 async def _call_peer(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str,
                      headers: CIMultiDict[str], body: bytes) -> Reply:
     headers[INTERNAL_TOKEN] = sidecar.internal_secret
+    span = tracing.start_span(tracing.CALL_LOCAL, tracing.CLIENT, tracing.current.get(),
+                              rpc__service="ServiceInvocation", net__peer__name=app_id,
+                              dapr__invoke_method=path)
+    if span is None:
+        return await _peer_attempts(sidecar, app_id, verb, path, query, headers, body)
+    span.remote_service = app_id
+    span.context.inject(headers)
+    status = 500
+    try:
+        reply = await _peer_attempts(sidecar, app_id, verb, path, query, headers, body)
+        status = reply.status
+        return reply
+    finally:
+        tracing.finish(span, status)
+
+
+async def _peer_attempts(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str,
+                         headers: CIMultiDict[str], body: bytes) -> Reply:
     for attempt in (1, 2):
         # A cached address may belong to a sidecar that has just gone; the
         # second attempt reads the registry afresh.

@@ -324,6 +324,10 @@ def sidecar_command(spec: AppSpec) -> list[str]:
         args += ["--app-port", str(spec.app_port)]
     if spec.internal_port:
         args += ["--dapr-internal-grpc-port", str(spec.internal_port)]
+    if not spec.enable_metrics:
+        args.append("--enable-metrics=false")
+    elif spec.metrics_port:
+        args += ["--metrics-port", str(spec.metrics_port)]
     for path in spec.resources_paths:
         args += ["--resources-path", path]
     if spec.config:
@@ -399,10 +403,14 @@ class Ports:
 
 
 def assign_ports(specs: list[AppSpec]) -> None:
-    ports = Ports([p for s in specs for p in (s.dapr_http_port, s.dapr_grpc_port, s.app_port)])
+    ports = Ports([p for s in specs
+                   for p in (s.dapr_http_port, s.dapr_grpc_port, s.app_port, s.metrics_port)])
     for spec in specs:
         spec.dapr_http_port = ports.pick(spec.dapr_http_port)
         spec.dapr_grpc_port = ports.pick(spec.dapr_grpc_port)
+        if spec.enable_metrics:
+            # As `dapr run` does: each sidecar of a run gets a metrics port of its own.
+            spec.metrics_port = ports.pick(spec.metrics_port)
 
 
 def default_app_id(command: list[str]) -> str:
@@ -434,6 +442,8 @@ def spec_from_flags(args: argparse.Namespace, command: list[str]) -> AppSpec:
         max_request_size_mb=args.dapr_http_max_request_size,
         graceful_shutdown_seconds=args.dapr_graceful_shutdown_seconds,
         app_max_concurrency=args.app_max_concurrency,
+        enable_metrics=args.enable_metrics,
+        metrics_port=args.metrics_port,
     )
 
 

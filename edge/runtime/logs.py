@@ -42,6 +42,11 @@ class JsonFormatter(logging.Formatter):
             "app_id": self.app_id,
             "instance": self.instance,
         }
+        # Structured fields a caller attached (API call logs: method, code,
+        # duration), as daprd puts them beside msg for log shippers to index.
+        fields = getattr(record, "dapr_fields", None)
+        if isinstance(fields, dict):
+            entry.update({k: v for k, v in fields.items() if k not in entry})
         if record.exc_info:
             entry["msg"] += "\n" + self.formatException(record.exc_info)
         return json.dumps(entry)

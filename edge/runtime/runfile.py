@@ -49,7 +49,7 @@ APP_KEYS = SHARED_KEYS | {
 }
 # Accepted so that Dapr's files load, but they change nothing in edge: say so once.
 NO_EFFECT_KEYS = frozenset({
-    "enableProfiling", "profilePort", "metricsPort", "placementHostAddress",
+    "enableProfiling", "profilePort", "placementHostAddress",
     "schedulerHostAddress", "readBufferSize", "daprHTTPReadBufferSize", "enableAppHealthCheck",
     "appHealthCheckPath", "appHealthProbeInterval", "appHealthProbeTimeout",
     "appHealthThreshold", "runtimePath", "daprPath",
@@ -80,6 +80,8 @@ class AppSpec:
     max_request_size_mb: int = 4
     graceful_shutdown_seconds: float = 5.0
     app_max_concurrency: int = -1
+    enable_metrics: bool = True
+    metrics_port: int | None = None  # None: a free port
     env: dict[str, str] = field(default_factory=dict)
     app_log: str = "console"
     sidecar_log: str = "console"
@@ -205,6 +207,7 @@ class _Parser:
             dapr_grpc_port=self._port(app.get("daprGRPCPort"), f"{where}.daprGRPCPort"),
             internal_port=self._port(app.get("daprInternalGRPCPort"),
                                      f"{where}.daprInternalGRPCPort") or 0,
+            metrics_port=self._port(app.get("metricsPort"), f"{where}.metricsPort"),
             listen_addresses=merged.text("apiListenAddresses") or "127.0.0.1",
             resources_paths=[str(p) for p in self._resources(app, common, app_dir, where)],
             config=self._config(app, common, app_dir, where),

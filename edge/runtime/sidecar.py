@@ -16,6 +16,8 @@ from aiohttp import web
 from edge import __version__
 from edge.api.server import internal_app, public_app
 from edge.components.base import ComponentContext
+from edge.runtime import metrics, tracing
+from edge.runtime.actors.runtime import ActorRuntime
 from edge.runtime.bindings import BindingsRuntime
 from edge.runtime.channel import HttpChannel, wait_for_port
 from edge.runtime.components import Components
@@ -47,6 +49,8 @@ class SidecarOptions:
     api_token: str | None = None
     app_api_token: str | None = None
     namespace: str = ""
+    enable_metrics: bool = True
+    metrics_port: int = 9090
 
 
 class Sidecar:
@@ -56,11 +60,12 @@ class Sidecar:
         self.config = Configuration()
         self.components = Components(ComponentContext(options.app_id, options.namespace,
                                                       edge_home()))
-        self.app = HttpChannel(options.app_max_concurrency)
+        self.app = HttpChannel(options.app_max_concurrency, metered=True)
         self.peers = HttpChannel()
         self.registry = Registry(registry_file())
         self.pubsub = PubSubRuntime(self)
         self.bindings = BindingsRuntime(self)
+        self.actors = ActorRuntime(self)
         self.extended: dict[str, str] = {}
         self.outbound_ready = False
         self.app_ready = False
@@ -100,8 +105,14 @@ class Sidecar:
         log.info("starting edge %s, app id %s", __version__, options.app_id)
         if options.config:
             self.config = load_configuration(options.config)
+        # Before the servers are built: they trace only if this turns tracing on.
+        tracing.start(self)
         self.internal_secret = await asyncio.to_thread(internal_secret)
         resources = load_resources(options.resources_paths)
+        # Before the components load, so that their loading is counted.
+        metrics_runner = await metrics.start(self)
+        if metrics_runner is not None:
+            self._runners.append(metrics_runner)
         await self.components.load(resources.components)
         self.pubsub.load(resources.documents.get("Subscription", []))
         await self._listen(public_app(self), options.listen_addresses, options.dapr_http_port)
@@ -139,6 +150,7 @@ class Sidecar:
             # Ready once subscribed, so that what is published next is delivered.
             await self.pubsub.start()
             await self.bindings.start()
+            await self.actors.start()
             self.app_ready = True
             log.info("app is listening on port %d; sidecar ready", self.options.app_port)
 
@@ -161,6 +173,7 @@ class Sidecar:
             task.cancel()
         await self.pubsub.stop()
         await self.bindings.stop()
+        await self.actors.stop()
         with contextlib.suppress(Exception):
             await self.registry.deregister()
         for runner in reversed(self._runners):
@@ -169,6 +182,8 @@ class Sidecar:
         await self.app.close()
         await self.peers.close()
         await self.components.close()
+        metrics.stop()
+        await tracing.stop()
         log.info("stopped")
 
     def request_shutdown(self) -> None:

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import Spawner
-from tests.harness import Process, Sidecar, free_port, wait_http, write_component
+from tests.harness import TIME_SCALE, Process, Sidecar, free_port, wait_http, write_component
 
 RECEIVER = Path(__file__).parent / "apps" / "receiver.py"
 
@@ -38,7 +38,7 @@ class Receiver(Process):
         return httpx.get(self.url + "/received", timeout=5).json()
 
     def wait_for(self, count: int, path: str, timeout: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * TIME_SCALE
         while True:
             found = [e for e in self.received()["events"] if e["path"] == path]
             if len(found) >= count:

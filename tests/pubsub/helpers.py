@@ -7,14 +7,13 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-from tests.harness import Process, free_port, wait_http
+from tests.harness import Process, free_port, wait_http, wait_until
 
 SUBSCRIBER = Path(__file__).parent / "apps" / "subscriber.py"
 WAIT = 10.0
@@ -63,18 +62,6 @@ class Subscriber(Process):
     def answer(self, topic: str, *answers: str) -> None:
         httpx.post(self.url + "/control/answers", json={"topic": topic, "answers": answers},
                    timeout=5).raise_for_status()
-
-
-def wait_until(check: Callable[[], Any], timeout: float = WAIT,
-               what: Callable[[], str] | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what() if what else 'a condition'}")
-        time.sleep(0.05)
 
 
 def subscription_doc(name: str, pubsub: str, topic: str, *, version: str = "v2alpha1",

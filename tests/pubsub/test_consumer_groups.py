@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.brokers import INSTALL_HINT, Mosquitto, mosquitto_binary
-from tests.harness import Sidecar
-from tests.pubsub.helpers import FAST, Subscriber, wait_until, write_docs
+from tests.harness import Sidecar, wait_until
+from tests.pubsub.helpers import FAST, Subscriber, write_docs
 
 
 def component(url: str) -> dict:

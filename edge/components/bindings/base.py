@@ -15,13 +15,16 @@ a `LinkStatus` up to date and return `link.describe()` from `status()`, which
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from edge.components.base import Component
+from edge.components.base import Component, ComponentContext
 from edge.components.metadata import Field
 
 INPUT = "input"
@@ -88,6 +91,33 @@ class InputBinding(Binding):
     async def stop_reading(self) -> None:
         """Stop delivering (waiting for a delivery in flight); output stays usable
         until close(). Called before the sidecar stops; close() does it too."""
+
+
+class DeviceInput(InputBinding):
+    """The input side shared by device bindings (serial, Modbus): their reader
+    calls `_handler` for each frame and keeps the delivery in `_delivering`
+    (a Future of the event loop, or of another thread for a reading thread),
+    which stop_reading() waits for."""
+
+    def __init__(self, name: str, meta: dict[str, Any], ctx: ComponentContext) -> None:
+        super().__init__(name, meta, ctx)
+        self._handler: InputHandler | None = None
+        self._delivering: asyncio.Future[None] | concurrent.futures.Future[None] | None = None
+
+    async def read(self, handler: InputHandler) -> None:
+        self._handler = handler
+
+    async def stop_reading(self) -> None:
+        self._handler = None
+        delivering = self._delivering
+        if delivering is None:
+            return
+        with contextlib.suppress(Exception):
+            if isinstance(delivering, concurrent.futures.Future):
+                await asyncio.wrap_future(delivering)
+            else:
+                # Shielded: the delivery belongs to the reader, not to the one stopping.
+                await asyncio.shield(delivering)
 
 
 class OutputBinding(Binding):

@@ -31,14 +31,13 @@ from edge.components.base import ComponentContext
 from edge.components.bindings.base import (
     COMMON_FIELDS,
     BindingError,
-    InputBinding,
-    InputHandler,
+    DeviceInput,
     InvokeResponse,
     LinkStatus,
     OutputBinding,
 )
-from edge.components.bindings.serial import _PARITIES, _STOP_BITS, SerialBinding, _choice
-from edge.components.metadata import Field
+from edge.components.bindings.serial import _PARITIES, _STOP_BITS, SerialBinding
+from edge.components.metadata import Field, choice
 from edge.errors import ConfigError
 
 log = logging.getLogger("edge.components.bindings.modbus")
@@ -120,7 +119,7 @@ def _values(args: dict[str, Any], kind: str) -> list[int] | list[bool]:
     return [int(v) for v in items]
 
 
-class ModbusBinding(InputBinding, OutputBinding):
+class ModbusBinding(DeviceInput, OutputBinding):
     type_name: ClassVar[str] = "bindings.modbus"
     description: ClassVar[str] = ("Modbus TCP or RTU device: polled registers that change are "
                                   "input events; output operations read and write.")
@@ -146,10 +145,8 @@ class ModbusBinding(InputBinding, OutputBinding):
         self.link = LinkStatus()
         self.target = ""
         self._client: _Client | None = None
-        self._handler: InputHandler | None = None
         self._last: dict[Range, list[int] | list[bool]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._delivering: asyncio.Task[None] | None = None
         # One request at a time: RTU is a shared line, and a TCP device
         # often serves one request at a time anyway.
         self._lock = asyncio.Lock()
@@ -157,7 +154,7 @@ class ModbusBinding(InputBinding, OutputBinding):
     # -- configuration
 
     async def init(self) -> None:
-        self.mode = _choice(self.meta, "mode", ("tcp", "rtu"))
+        self.mode = choice(self.meta, "mode", ("tcp", "rtu"))
         self.ranges = parse_registers(str(self.meta["registers"] or ""))
         self.timeout = max(float(self.meta["timeout"]), 0.001)
         self.interval = max(float(self.meta["reconnectInterval"]), 0.05)
@@ -187,8 +184,8 @@ class ModbusBinding(InputBinding, OutputBinding):
             raise ConfigError("must be 5, 6, 7 or 8", field="dataBits")
         return AsyncModbusSerialClient(
             self.target, baudrate=self.meta["baudRate"], bytesize=self.meta["dataBits"],
-            parity=_choice(self.meta, "parity", _PARITIES),
-            stopbits=_choice(self.meta, "stopBits", _STOP_BITS),
+            parity=choice(self.meta, "parity", _PARITIES),
+            stopbits=choice(self.meta, "stopBits", _STOP_BITS),
             timeout=self.timeout, retries=0, reconnect_delay=0)
 
     # -- the link and polling task
@@ -286,18 +283,6 @@ class ModbusBinding(InputBinding, OutputBinding):
         self.link.set("disconnected", str(exc))
         if self._client is not None:
             self._client.close()
-
-    # -- input
-
-    async def read(self, handler: InputHandler) -> None:
-        self._handler = handler
-
-    async def stop_reading(self) -> None:
-        self._handler = None
-        delivering = self._delivering
-        if delivering is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(delivering)
 
     # -- output
 

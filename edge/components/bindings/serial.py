@@ -18,7 +18,6 @@ import base64
 import binascii
 import codecs
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
@@ -31,13 +30,12 @@ from edge.components.base import ComponentContext
 from edge.components.bindings.base import (
     COMMON_FIELDS,
     BindingError,
-    InputBinding,
-    InputHandler,
+    DeviceInput,
     InvokeResponse,
     LinkStatus,
     OutputBinding,
 )
-from edge.components.metadata import Field
+from edge.components.metadata import Field, choice
 from edge.errors import ConfigError
 
 log = logging.getLogger("edge.components.bindings.serial")
@@ -97,13 +95,6 @@ def _delimiter(text: str) -> bytes:
     return found
 
 
-def _choice(meta: dict[str, Any], name: str, choices: dict[str, Any] | tuple[str, ...]) -> Any:
-    value = str(meta.get(name)).strip().lower()
-    if value not in choices:
-        raise ConfigError(f"{value!r} is not one of {', '.join(choices)}", field=name)
-    return choices[value] if isinstance(choices, dict) else value
-
-
 def _unquote(data: bytes) -> bytes:
     """The API hands data JSON-encoded: a JSON string is unquoted, as
     localstorage does; anything else (a number, an object) is sent as JSON."""
@@ -114,7 +105,7 @@ def _unquote(data: bytes) -> bytes:
     return value.encode() if isinstance(value, str) else data
 
 
-class SerialBinding(InputBinding, OutputBinding):
+class SerialBinding(DeviceInput, OutputBinding):
     type_name: ClassVar[str] = "bindings.serial"
     description: ClassVar[str] = ("Serial port (UART, USB adapter): each frame read is an "
                                   "input event; output operations write and query.")
@@ -143,13 +134,11 @@ class SerialBinding(InputBinding, OutputBinding):
         self.port_name = str(meta.get("port") or "")
         self.link = LinkStatus()
         self._serial: serial.Serial | None = None
-        self._handler: InputHandler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._guard = threading.Lock()  # the pending query, shared with the thread
         self._query: concurrent.futures.Future[bytes] | None = None
-        self._delivering: concurrent.futures.Future[None] | None = None
         self._write_lock = asyncio.Lock()
         self._query_lock = asyncio.Lock()
 
@@ -165,9 +154,9 @@ class SerialBinding(InputBinding, OutputBinding):
 
     def _configure(self) -> None:
         meta = self.meta
-        self.parity = _choice(meta, "parity", _PARITIES)
-        self.stop_bits = _choice(meta, "stopBits", _STOP_BITS)
-        self.encoding = _choice(meta, "encoding", _ENCODINGS)
+        self.parity = choice(meta, "parity", _PARITIES)
+        self.stop_bits = choice(meta, "stopBits", _STOP_BITS)
+        self.encoding = choice(meta, "encoding", _ENCODINGS)
         if meta["dataBits"] not in (5, 6, 7, 8):
             raise ConfigError("must be 5, 6, 7 or 8", field="dataBits")
         if meta["baudRate"] <= 0 or meta["frameLength"] < 0:
@@ -270,18 +259,6 @@ class SerialBinding(InputBinding, OutputBinding):
         except (ValueError, binascii.Error) as exc:
             raise BindingError(f"data is not valid {self.encoding}: {exc}") from None
         return text
-
-    # -- input
-
-    async def read(self, handler: InputHandler) -> None:
-        self._handler = handler
-
-    async def stop_reading(self) -> None:
-        self._handler = None
-        delivering = self._delivering
-        if delivering is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wrap_future(delivering)
 
     # -- output
 

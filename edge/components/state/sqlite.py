@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 import aiosqlite
 
 from edge.components.metadata import Field
+from edge.components.sqlitefile import open_shared, sql_name
 from edge.components.state.base import (
     COMMON_FIELDS,
     DeleteOp,
@@ -29,21 +29,11 @@ from edge.components.state.base import (
     TTLSupport,
 )
 from edge.components.state.query import QueryError, compile_query
-from edge.errors import ConfigError
 
 log = logging.getLogger("edge.state.sqlite")
 
-_PREPARE_ATTEMPTS = 20
 _NOT_EXPIRED = "(expiration_time IS NULL OR expiration_time > ?)"
 _BULK_CHUNK = 500
-
-
-def _sqlite_target(conn: str) -> tuple[str, bool]:
-    """The database argument for sqlite3 and whether it is a URI."""
-    conn = conn.strip()
-    if conn.startswith("file:"):
-        return conn, True
-    return conn, False
 
 
 class SQLiteStateStore(StateStore, Transactional, TTLSupport, Queryable):
@@ -72,52 +62,30 @@ class SQLiteStateStore(StateStore, Transactional, TTLSupport, Queryable):
         # statements from interleaving with another coroutine's.
         self._lock = asyncio.Lock()
         self._cleanup: asyncio.Task[None] | None = None
-        self.table = self._identifier("tableName")
-        self.meta_table = self._identifier("metadataTableName")
-
-    def _identifier(self, field: str) -> str:
-        name = str(self.meta[field])
-        # Names are put into SQL text, so only Dapr's [A-Za-z0-9_]+ is allowed.
-        if not (name.isascii() and name.replace("_", "").isalnum()):
-            raise ConfigError(f"{name!r} is not a valid table name (letters, digits and _)",
-                              field=field)
-        return name
+        self.table = sql_name(self.meta, "tableName")
+        self.meta_table = sql_name(self.meta, "metadataTableName")
 
     async def init(self) -> None:
-        target, uri = _sqlite_target(self.meta["connectionString"])
-        self._db = await aiosqlite.connect(target, uri=uri, isolation_level=None,
-                                           timeout=self.meta["busyTimeout"])
-        await self._db.execute(f"PRAGMA busy_timeout = {int(self.meta['busyTimeout'] * 1000)}")
-        # Sidecars starting together on a new shared file race for the schema;
-        # the loser sees "database is locked" and simply tries again.
-        for attempt in range(_PREPARE_ATTEMPTS):
-            try:
-                await self._prepare(wal=not self.meta["disableWAL"] and target != ":memory:")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == _PREPARE_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.1 * (attempt + 1))
+        self._db = await open_shared(self.meta["connectionString"], self.meta["busyTimeout"],
+                                     not self.meta["disableWAL"], self._prepare)
         if self.meta["cleanupInterval"] > 0:
             self._cleanup = asyncio.create_task(self._clean_expired())
 
-    async def _prepare(self, wal: bool) -> None:
-        if wal:
-            await self.db.execute("PRAGMA journal_mode = WAL")
+    async def _prepare(self, db: aiosqlite.Connection) -> None:
         # FULL: a write is on disk before it is acknowledged, even across a power cut,
         # which gateways see far more often than servers do.
-        await self.db.execute("PRAGMA synchronous = FULL")
-        await self.db.execute(
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
             " key TEXT NOT NULL PRIMARY KEY, value NOT NULL,"
             " is_binary INTEGER NOT NULL DEFAULT 0, etag TEXT NOT NULL,"
             " expiration_time REAL, update_time REAL NOT NULL)")
-        await self.db.execute(
+        await db.execute(
             f"CREATE INDEX IF NOT EXISTS {self.table}_expiration"
             f" ON {self.table} (expiration_time) WHERE expiration_time IS NOT NULL")
-        await self.db.execute(
+        await db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.meta_table} (key TEXT PRIMARY KEY, value TEXT)")
-        await self.db.execute(
+        await db.execute(
             f"INSERT OR IGNORE INTO {self.meta_table} VALUES ('schema-version', '1')")
 
     async def close(self) -> None:

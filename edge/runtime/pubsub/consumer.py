@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from multidict import CIMultiDict
 from edge.components.pubsub.base import Message, PubSub, Subscription
 from edge.errors import DaprError, Err
 from edge.rawjson import RawValue
+from edge.runtime import metrics, tracing
 from edge.runtime.cloudevents import (
     BULK_EVENT_TYPE,
     CLOUDEVENTS_JSON,
@@ -133,7 +135,20 @@ class Consumer:
         body = to_bytes(event) if self.spec.raw_payload else message.data
         headers = self._headers(message.metadata, CLOUDEVENTS_JSON)
         self._trace_headers(headers, event)
-        await self._until_settled(message, path, body, headers)
+        span = tracing.start_span(
+            f"pubsub/{self.spec.topic}", tracing.CONSUMER,
+            tracing.parse_traceparent(event.get("traceparent") or event.get("traceid"),
+                                      event.get("tracestate", "")),
+            messaging__system="pubsub", messaging__destination__name=self.spec.topic)
+        if span is None:
+            await self._until_settled(message, path, body, headers)
+            return
+        # The app sees the consumer span as its caller.
+        span.context.inject(headers)
+        try:
+            await self._until_settled(message, path, body, headers)
+        finally:
+            tracing.finish(span)
 
     def _event(self, message: Message) -> dict[str, Any] | None:
         if self.spec.raw_payload:
@@ -155,7 +170,10 @@ class Consumer:
         waits, failures, retries = self.item.backoff.waits(), 0, 0
         while True:
             self._check_stopping()
+            start = time.perf_counter()
             outcome = await deliver(self.runtime.sidecar, path, body, headers.copy())
+            metrics.pubsub_ingress(self.spec.pubsub, self.spec.topic,
+                                   outcome.status.value.lower(), start)
             if outcome.status is Status.SUCCESS:
                 if failures:
                     log.info("%s: delivered after %d failed tries", self.spec.label, failures)

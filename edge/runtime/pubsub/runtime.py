@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
@@ -20,6 +21,7 @@ from edge.components.pubsub.base import (
     PubSub,
 )
 from edge.errors import ConfigError, DaprError, Err
+from edge.runtime import metrics
 from edge.runtime.channel import ChannelError, Reply
 from edge.runtime.pubsub.access import TopicAccess
 from edge.runtime.pubsub.consumer import Backoff, Consumer, PubSubItem
@@ -115,9 +117,12 @@ class PubSubRuntime:
     async def publish(self, name: str, topic: str, data: bytes,
                       metadata: dict[str, str]) -> None:
         item = self._check_publish(name, topic)
+        start = time.perf_counter()
         try:
             await item.component.publish(Message(topic, data, dict(metadata)))
+            metrics.pubsub_egress(name, topic, True, start)
         except Exception as exc:  # the broker's failure, whatever its kind, is reported
+            metrics.pubsub_egress(name, topic, False, start)
             if not isinstance(exc, PublishError):
                 log.exception("publishing to %s/%s failed", name, topic)
             raise DaprError(Err.PUBSUB_PUBLISH_MESSAGE, f"error when publishing to topic "

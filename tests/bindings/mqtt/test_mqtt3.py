@@ -16,8 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.bindings.conftest import Receiver
 from tests.brokers import Mosquitto
-from tests.harness import Sidecar, write_component
-from tests.pubsub.helpers import wait_until
+from tests.harness import Sidecar, wait_until, write_component
 
 NAME = "mqttbind"
 

@@ -10,9 +10,9 @@ from collections import Counter
 from pathlib import Path
 
 from edge.components.pubsub.base import BulkEntry
+from tests.harness import wait_until as wait_until_sync
 from tests.harness import write_component
 from tests.pubsub.helpers import Subscriber
-from tests.pubsub.helpers import wait_until as wait_until_sync
 from tests.pubsub.mqtt.helpers import Batches, msg, wait_until
 
 # Mosquitto sends a client at most 20 unacknowledged QoS 1 messages by

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import write_component
-from tests.pubsub.helpers import Subscriber, wait_until
+from tests.harness import wait_until, write_component
+from tests.pubsub.helpers import Subscriber
 
 TOPIC = "e2e/orders"
 

@@ -1,0 +1,1 @@
+"""Distributed lock stores (Dapr's alpha lock API)."""

@@ -1,0 +1,355 @@
+"""Actors in the sidecar: activation, turn-based calls, timers, idle
+deactivation and rebalancing, and forwarding to the sidecar that hosts an
+actor (placement.py decides which).
+
+An actor id lives on one host. Its calls take turns: one at a time, in
+arrival order (asyncio.Lock is fair). With reentrancy enabled, a call that
+carries the `Dapr-Reentrancy-Id` of the chain holding the turn goes in
+without waiting, up to `maxStackDepth` deep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from multidict import CIMultiDict
+
+from edge.components.state.base import StateStore
+from edge.errors import DaprError, Err
+from edge.runtime.actors.config import ActorConfig, parse_config
+from edge.runtime.actors.placement import Placement
+from edge.runtime.actors.reminders import Reminders, callback_body
+from edge.runtime.actors.schedule import ScheduleError, due_at, period
+from edge.runtime.channel import ChannelError, Reply
+from edge.runtime.invocation import INTERNAL_TOKEN
+
+if TYPE_CHECKING:
+    from edge.runtime.sidecar import Sidecar
+
+log = logging.getLogger("edge.runtime.actors")
+
+REENTRANCY = "Dapr-Reentrancy-Id"
+INTERNAL_PREFIX = "/v1.0-internal/actors/"
+_REBALANCE_EVERY = 1.0
+# As Dapr's actor runtime: the app's GET /healthz every 5 s; after 3 failures in a
+# row its actors go to the other hosts until it answers 200 again.
+HEALTH_EVERY = 5.0
+HEALTH_FAILURES = 3
+_SHUTDOWN_DRAIN = 5.0
+
+
+@dataclass
+class Actor:
+    type: str
+    id: str
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    chain: str | None = None  # the reentrancy id holding the turn
+    depth: int = 0
+    busy: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+    timers: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+
+class ActorRuntime:
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+        self.config = ActorConfig()
+        self.placement = Placement(sidecar.registry.path, sidecar.registry.instance)
+        self.reminders = Reminders(self)
+        self.active: dict[tuple[str, str], Actor] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- the state store and the app's types
+
+    @property
+    def store(self) -> StateStore | None:
+        for store in self.sidecar.components.of(StateStore).values():
+            if store.meta.get("actorStateStore"):
+                return store
+        return None
+
+    def need_store(self) -> StateStore:
+        store = self.store
+        if store is None:
+            raise DaprError(Err.ACTOR_RUNTIME_NOT_FOUND, "the actor runtime is not running: no "
+                            "state store has actorStateStore set to \"true\"")
+        return store
+
+    def hosts(self, actor_type: str) -> bool:
+        return actor_type in self.config.types
+
+    def require_hosted(self, actor_type: str, actor_id: str) -> None:
+        """Timers and state writes belong to the sidecar hosting the actor, as in Dapr."""
+        if not self.hosts(actor_type) or not self.placement.owns(actor_type, actor_id):
+            raise DaprError(Err.ACTOR_INSTANCE_MISSING, f"actor {actor_type}/{actor_id} is not "
+                            "hosted by this sidecar")
+
+    async def start(self) -> None:
+        """Once the app listens: ask it for its actor types and start hosting them."""
+        self.config = await self._app_config()
+        if self.config.entities and self.store is None:
+            log.error("the app hosts actors (%s) but no state store has actorStateStore: "
+                      "\"true\"; actors are not started", ", ".join(self.config.entities))
+            self.config = ActorConfig()
+        if self.config.entities:
+            await self.placement.register(self.config.entities)
+            log.info("hosting actor types %s", ", ".join(self.config.entities))
+            self._tasks = [asyncio.create_task(self._scan()),
+                           asyncio.create_task(self._rebalance()),
+                           asyncio.create_task(self._watch_app())]
+            self.reminders.start()
+
+    async def _app_config(self) -> ActorConfig:
+        sidecar = self.sidecar
+        headers = CIMultiDict(sidecar.app_headers())
+        try:
+            reply = await sidecar.app.request("GET", f"{sidecar.app_url}/dapr/config", headers,
+                                              b"", timeout=10.0)
+        except ChannelError as exc:
+            log.warning("GET /dapr/config failed: %s; no actors", exc)
+            return ActorConfig()
+        if reply.status != 200:
+            return ActorConfig()
+        try:
+            return parse_config(json.loads(reply.body))
+        except ValueError:
+            log.warning("GET /dapr/config answered something that is not JSON; no actors")
+            return ActorConfig()
+
+    # -- calls
+
+    async def invoke(self, actor_type: str, actor_id: str, method: str, verb: str,
+                     headers: CIMultiDict[str], body: bytes, forwarded: bool = False) -> Reply:
+        self.need_store()
+        if forwarded and self.hosts(actor_type):
+            # The sender thought this sidecar is the host; sending it on could loop.
+            return await self.call(actor_type, actor_id, ("method", method), headers, body)
+        for attempt in (1, 2):
+            owner = await self.placement.owner(actor_type, actor_id)
+            if owner is None:
+                raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: did not "
+                                f"find address for actor {actor_type}/{actor_id}: no running "
+                                f"app hosts actor type {actor_type}")
+            if owner.instance == self.placement.instance:
+                return await self.call(actor_type, actor_id, ("method", method), headers, body)
+            try:
+                return await self._forward(owner.host, owner.internal_port, actor_type,
+                                           actor_id, method, verb, headers, body)
+            except ChannelError as exc:
+                # A host that has just gone: read the hosts again and try the new one.
+                if not exc.unsent or attempt == 2:
+                    raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: the "
+                                    f"sidecar hosting {actor_type}/{actor_id} did not answer: "
+                                    f"{exc}") from None
+                await self.placement.refresh()
+        raise AssertionError("unreachable")
+
+    async def _forward(self, host: str, port: int, actor_type: str, actor_id: str, method: str,
+                       verb: str, headers: CIMultiDict[str], body: bytes) -> Reply:
+        sidecar = self.sidecar
+        out = CIMultiDict(headers)
+        out[INTERNAL_TOKEN] = sidecar.internal_secret
+        url = (f"http://{host}:{port}{INTERNAL_PREFIX}{_segment(actor_type)}/"
+               f"{_segment(actor_id)}/method/{_segment(method)}")
+        return await sidecar.peers.request(verb, url, out, body)
+
+    async def call(self, actor_type: str, actor_id: str, path: tuple[str, ...],
+                   headers: CIMultiDict[str], body: bytes, activity: bool = True) -> Reply:
+        """One turn of a local actor: `path` (its segments) under /actors/{type}/{id}/."""
+        if not self.hosts(actor_type):
+            raise DaprError(Err.ACTOR_INSTANCE_MISSING, f"actor type {actor_type} is not hosted "
+                            "by this app")
+        actor = self._activate(actor_type, actor_id)
+        async with self._turn(actor, headers.get(REENTRANCY)) as chain:
+            if activity:
+                actor.last_used = time.monotonic()
+            out = CIMultiDict(headers)
+            out.update(self.sidecar.app_headers())
+            if chain:
+                out[REENTRANCY] = chain
+            out.setdefault("Content-Type", "application/json")
+            segments = "/".join(_segment(p) for p in ("actors", actor_type, actor_id, *path))
+            url = f"{self.sidecar.app_url}/{segments}"
+            try:
+                return await self.sidecar.app.request("PUT", url, out, body)
+            except ChannelError as exc:
+                raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: the app "
+                                f"did not answer: {exc}") from None
+
+    def _activate(self, actor_type: str, actor_id: str) -> Actor:
+        key = (actor_type, actor_id)
+        actor = self.active.get(key)
+        if actor is None:
+            actor = self.active[key] = Actor(actor_type, actor_id)
+        return actor
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, actor: Actor, chain: str | None) -> AsyncIterator[str | None]:
+        settings = self.config.settings(actor.type)
+        actor.busy += 1
+        try:
+            if settings.reentrancy and chain and chain == actor.chain:
+                if actor.depth >= settings.max_stack_depth:
+                    raise DaprError(Err.ACTOR_INVOKE_METHOD, "error invoke actor method: "
+                                    f"maximum stack depth {settings.max_stack_depth} exceeded")
+                actor.depth += 1
+                try:
+                    yield chain
+                finally:
+                    actor.depth -= 1
+                return
+            async with actor.turn:
+                actor.chain = (chain or uuid.uuid4().hex) if settings.reentrancy else None
+                actor.depth = 1
+                try:
+                    yield actor.chain
+                finally:
+                    actor.chain, actor.depth = None, 0
+        finally:
+            actor.busy -= 1
+
+    # -- timers (in memory: they end with the activation, as in Dapr)
+
+    def create_timer(self, actor_type: str, actor_id: str, name: str,
+                     spec: dict[str, Any]) -> None:
+        self.require_hosted(actor_type, actor_id)
+        now = time.time()
+        try:
+            first = due_at(str(spec.get("dueTime") or ""), now)
+            every = period(str(spec.get("period") or ""), now)
+        except ScheduleError as exc:
+            raise DaprError(Err.ACTOR_TIMER_CREATE, f"error creating actor timer: {exc}") from None
+        actor = self._activate(actor_type, actor_id)
+        body = callback_body(spec.get("data"), spec, "data" not in spec)
+        self.delete_timer(actor_type, actor_id, name)
+        actor.timers[name] = asyncio.create_task(
+            self._run_timer(actor, name, first, every.seconds, every.repeats, body))
+
+    def delete_timer(self, actor_type: str, actor_id: str, name: str) -> None:
+        actor = self.active.get((actor_type, actor_id))
+        task = actor.timers.pop(name, None) if actor else None
+        if task is not None:
+            task.cancel()
+
+    async def _run_timer(self, actor: Actor, name: str, first: float, every: float | None,
+                         repeats: int | None, body: bytes) -> None:
+        due, fired = first, 0
+        while True:
+            await asyncio.sleep(max(0.0, due - time.time()))
+            try:
+                # Timers do not keep an actor active: only calls and reminders do.
+                reply = await self.call(actor.type, actor.id, ("method", "timer", name),
+                                        CIMultiDict(), body, activity=False)
+                if reply.status // 100 != 2:
+                    log.warning("timer %s of %s/%s: the app answered %d", name, actor.type,
+                                actor.id, reply.status)
+            except DaprError as exc:
+                log.warning("timer %s of %s/%s failed: %s", name, actor.type, actor.id, exc)
+            fired += 1
+            if every is None or (repeats is not None and fired >= repeats):
+                actor.timers.pop(name, None)
+                return
+            due += every
+
+    # -- deactivation
+
+    async def deactivate(self, actor: Actor, wait: float | None = None) -> None:
+        """Drop the activation (after the call in progress, up to `wait`) and tell the app."""
+        if self.active.get((actor.type, actor.id)) is not actor:
+            return
+        try:
+            await asyncio.wait_for(actor.turn.acquire(), wait)
+        except TimeoutError:
+            log.warning("actor %s/%s still busy after %gs; deactivating anyway", actor.type,
+                        actor.id, wait)
+        else:
+            actor.turn.release()
+        self.active.pop((actor.type, actor.id), None)
+        for task in actor.timers.values():
+            task.cancel()
+        actor.timers.clear()
+        sidecar = self.sidecar
+        url = f"{sidecar.app_url}/actors/{_segment(actor.type)}/{_segment(actor.id)}"
+        try:
+            await sidecar.app.request("DELETE", url, CIMultiDict(sidecar.app_headers()), b"",
+                                      timeout=10.0)
+        except ChannelError as exc:
+            log.warning("deactivating %s/%s: the app did not answer: %s", actor.type, actor.id,
+                        exc)
+
+    async def _scan(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.scan_interval)
+            now = time.monotonic()
+            for actor in list(self.active.values()):
+                idle = self.config.settings(actor.type).idle_timeout
+                if not actor.busy and now - actor.last_used > idle:
+                    await self.deactivate(actor, 0.0)
+
+    async def _rebalance(self) -> None:
+        """Actors whose ring position moved to another host are let go there."""
+        while True:
+            await asyncio.sleep(_REBALANCE_EVERY)
+            try:
+                await self.placement.refresh()
+            except Exception as exc:  # the registry may be busy; next round reads again
+                log.warning("reading actor hosts failed: %s", exc)
+                continue
+            for actor in list(self.active.values()):
+                if not self.placement.owns(actor.type, actor.id):
+                    settings = self.config.settings(actor.type)
+                    log.info("actor %s/%s moves to another host", actor.type, actor.id)
+                    await self.deactivate(actor, settings.drain_timeout if settings.drain
+                                          else 0.0)
+
+    async def _watch_app(self) -> None:
+        failures, hosting = 0, True
+        while True:
+            await asyncio.sleep(HEALTH_EVERY)
+            healthy = await self._app_healthy()
+            failures = 0 if healthy else failures + 1
+            if hosting and failures >= HEALTH_FAILURES:
+                log.warning("the app failed %d health checks (GET /healthz); its actors go to "
+                            "other hosts until it is healthy again", failures)
+                await self.placement.deregister()
+                hosting = False
+            elif not hosting and healthy:
+                log.info("the app is healthy again; hosting actor types %s",
+                         ", ".join(self.config.entities))
+                await self.placement.register(self.config.entities)
+                hosting = True
+
+    async def _app_healthy(self) -> bool:
+        sidecar = self.sidecar
+        try:
+            reply = await sidecar.app.request("GET", f"{sidecar.app_url}/healthz",
+                                              CIMultiDict(sidecar.app_headers()), b"",
+                                              timeout=HEALTH_EVERY)
+        except ChannelError:
+            return False
+        return reply.status == 200
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.reminders.stop()
+        if self.config.entities:
+            with contextlib.suppress(Exception):
+                await self.placement.deregister()
+        active = list(self.active.values())
+        if active:
+            await asyncio.wait([asyncio.create_task(self.deactivate(a, _SHUTDOWN_DRAIN))
+                                for a in active], timeout=_SHUTDOWN_DRAIN * 2)
+
+
+def _segment(text: str) -> str:
+    """A name as one URL path segment: an actor id may hold "/" or "%"."""
+    return quote(text, safe="")
