@@ -26,6 +26,7 @@ from edge.components.configuration.base import (
 )
 from edge.errors import DaprError, Err
 from edge.runtime.channel import ChannelError
+from edge.runtime.resiliency import CONFIGURATION, OUTBOUND, Policy
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -57,11 +58,15 @@ def _metadata(request: web.Request) -> dict[str, str]:
     return {k[len("metadata."):]: v for k, v in request.query.items() if k.startswith("metadata.")}
 
 
+def _outbound(request: web.Request, store: ConfigurationStore) -> Policy:
+    return request.app[SIDECAR].resiliency.component(store.name, CONFIGURATION, OUTBOUND)
+
+
 async def get_configuration(request: web.Request) -> web.Response:
     store = _store(request)
     keys = _keys(request)
     try:
-        items = await store.get(keys, _metadata(request))
+        items = await _outbound(request, store).run(lambda: store.get(keys, _metadata(request)))
     except Exception as exc:
         log.warning("configuration store %s: get failed: %s", store.name, exc)
         raise DaprError(Err.CONFIGURATION_GET, f"failed to get {keys} from configuration store "
@@ -102,8 +107,8 @@ async def subscribe_configuration(request: web.Request) -> web.Response:
                         "to configuration updates without --app-port")
     keys = _keys(request)
     try:
-        subscription_id = await store.subscribe(keys, _metadata(request),
-                                                _pusher(sidecar, store.name))
+        subscription_id = await _outbound(request, store).run(
+            lambda: store.subscribe(keys, _metadata(request), _pusher(sidecar, store.name)))
     except Exception as exc:
         log.warning("configuration store %s: subscribe failed: %s", store.name, exc)
         raise DaprError(Err.CONFIGURATION_SUBSCRIBE, f"failed to subscribe {keys} from "

@@ -17,6 +17,7 @@ from aiohttp import web
 from edge.api.server import SIDECAR
 from edge.components.lock.base import IllegalKey, LockStore
 from edge.errors import DaprError, Err
+from edge.runtime.resiliency import LOCK, OUTBOUND, Policy
 
 log = logging.getLogger("edge.api.lock")
 
@@ -97,6 +98,10 @@ def _log_failure(store: LockStore, exc: Exception) -> None:
         log.warning("lock store %s failed: %r", store.name, exc)
 
 
+def _outbound(request: web.Request, store: LockStore) -> Policy:
+    return request.app[SIDECAR].resiliency.component(store.name, LOCK, OUTBOUND)
+
+
 async def try_lock(request: web.Request) -> web.Response:
     body = await _body(request)
     resource_id, owner = _string(body, "resourceId"), _string(body, "lockOwner")
@@ -107,7 +112,7 @@ async def try_lock(request: web.Request) -> web.Response:
     store = _store(request, resource_id, owner)
     try:
         key = store.lock_key(resource_id)
-        success = await store.try_lock(key, owner, expiry)
+        success = await _outbound(request, store).run(lambda: store.try_lock(key, owner, expiry))
     except Exception as exc:  # whatever the store fails with, Dapr reports ERR_TRY_LOCK
         _log_failure(store, exc)
         raise DaprError(Err.TRY_LOCK, f"failed to try acquiring lock: {exc}") from exc
@@ -120,7 +125,7 @@ async def unlock(request: web.Request) -> web.Response:
     store = _store(request, resource_id, owner)
     try:
         key = store.lock_key(resource_id)
-        status = await store.unlock(key, owner)
+        status = await _outbound(request, store).run(lambda: store.unlock(key, owner))
     except Exception as exc:  # as above: ERR_UNLOCK, never an unrelated code
         _log_failure(store, exc)
         raise DaprError(Err.UNLOCK, f"failed to release lock: {exc}") from exc

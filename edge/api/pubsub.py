@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import time
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from edge.api.server import SIDECAR
 from edge.components.pubsub.base import BulkEntry, Message
 from edge.errors import DaprError, Err
 from edge.rawjson import RawJSONError, loads_keeping
-from edge.runtime import tracing
+from edge.runtime import metrics, tracing
 from edge.runtime.cloudevents import (
     CloudEventError,
     from_cloudevent,
@@ -168,7 +169,8 @@ def _event_bytes(event: Any, content_type: str) -> bytes:
 
 
 def _bulk_messages(request: web.Request, name: str, topic: str, body: bytes,
-                   metadata: dict[str, str], raw: bool) -> list[BulkEntry]:
+                   metadata: dict[str, str], raw: bool,
+                   trace: tuple[str, str] | None = None) -> list[BulkEntry]:
     seen: set[str] = set()
     messages: list[BulkEntry] = []
     for entry_id, event, content_type, entry_meta in _entries(body, name, topic):
@@ -184,7 +186,7 @@ def _bulk_messages(request: web.Request, name: str, topic: str, body: bytes,
         # Entry metadata wins over the request's, key by key.
         merged = {**metadata, **(entry_meta or {})}
         if not raw:
-            data = _wrap(request, name, topic, data, content_type, merged)
+            data = _wrap(request, name, topic, data, content_type, merged, trace)
         messages.append(BulkEntry(entry_id, Message(topic, data, merged)))
     return messages
 
@@ -193,8 +195,25 @@ async def bulk_publish(request: web.Request) -> web.Response:
     name, topic = _target(request)
     metadata = _query_metadata(request)
     raw = _raw_payload(metadata)
-    entries = _bulk_messages(request, name, topic, await request.read(), metadata, raw)
-    failed = await request.app[SIDECAR].pubsub.bulk_publish(name, topic, entries)
+    span = tracing.start_span(f"pubsub/{topic}", tracing.PRODUCER, tracing.current.get(),
+                              messaging__system="pubsub", messaging__destination__name=topic)
+    # Every event of the batch carries the producer span's context.
+    trace = (span.context.traceparent(), span.context.tracestate) if span else None
+    status = 500
+    try:
+        entries = _bulk_messages(request, name, topic, await request.read(), metadata, raw,
+                                 trace)
+        if span is not None:
+            span.tag(messaging__batch__message_count=len(entries))
+        start = time.perf_counter()
+        failed = await request.app[SIDECAR].pubsub.bulk_publish(name, topic, entries)
+        metrics.pubsub_bulk_egress(name, topic, len(entries) - len(failed), len(entries), start)
+        status = 500 if failed else 204
+    except DaprError as exc:
+        status = exc.status
+        raise
+    finally:
+        tracing.finish(span, status)
     if failed:
         listed = [{"entryId": e.entry_id, "error": failed[e.entry_id]}
                   for e in entries if e.entry_id in failed]

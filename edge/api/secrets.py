@@ -7,6 +7,7 @@ from aiohttp import web
 from edge.api.server import SIDECAR
 from edge.components.secretstores.base import SecretNotFound, SecretStore
 from edge.errors import DaprError, Err
+from edge.runtime.resiliency import OUTBOUND, SECRETSTORE, BreakerOpen, Policy, PolicyTimeout
 
 
 def _store(request: web.Request) -> SecretStore:
@@ -24,6 +25,10 @@ def _metadata(request: web.Request) -> dict[str, str]:
     return {k[len("metadata."):]: v for k, v in request.query.items() if k.startswith("metadata.")}
 
 
+def _outbound(request: web.Request, store: SecretStore) -> Policy:
+    return request.app[SIDECAR].resiliency.component(store.name, SECRETSTORE, OUTBOUND)
+
+
 async def get_secret(request: web.Request) -> web.Response:
     store = _store(request)
     name = request.match_info["name"]
@@ -31,11 +36,15 @@ async def get_secret(request: web.Request) -> web.Response:
     if not request.app[SIDECAR].config.secrets.permits(store.name, name):
         raise DaprError(Err.SECRET_PERMISSION_DENIED,
                         f"access denied by policy to get \"{name}\" from \"{store.name}\"")
+    policy = _outbound(request, store)
     try:
-        values = await store.get(name, _metadata(request))
+        values = await policy.run(lambda: store.get(name, _metadata(request)))
     except SecretNotFound:
         raise DaprError(Err.SECRET_GET, f"failed getting secret with key {name} from "
                         f"secret store {store.name}: secret {name} not found") from None
+    except (BreakerOpen, PolicyTimeout) as exc:
+        raise DaprError(Err.SECRET_GET, f"failed getting secret with key {name} from "
+                        f"secret store {store.name}: {exc}") from None
     return web.json_response(values)
 
 
@@ -43,7 +52,11 @@ async def bulk_secrets(request: web.Request) -> web.Response:
     store = _store(request)
     scopes = request.app[SIDECAR].config.secrets
     # As in Dapr, bulk answers with the permitted secrets only, without an error.
-    found = await store.bulk(_metadata(request))
+    try:
+        found = await _outbound(request, store).run(lambda: store.bulk(_metadata(request)))
+    except (BreakerOpen, PolicyTimeout) as exc:
+        raise DaprError(Err.SECRET_GET, f"failed getting secrets from secret store "
+                        f"{store.name}: {exc}") from None
     return web.json_response({k: v for k, v in found.items() if scopes.permits(store.name, k)})
 
 

@@ -8,6 +8,7 @@ ttl: 500), so a client sees the same error Dapr would give."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from edge.components.state.base import (
 from edge.errors import DaprError, Err
 from edge.rawjson import RawJSONError, RawValue, loads_keeping
 from edge.runtime import metrics
+from edge.runtime.resiliency import OUTBOUND, STATESTORE, Policy
 
 _CONCURRENCY = {None: False, "": False, "last-write": False, "first-write": True}
 _CONSISTENCY = (None, "", "eventual", "strong")
@@ -55,6 +57,11 @@ def _store(request: web.Request) -> StateStore:
     if not components.of(StateStore):
         raise DaprError(Err.STATE_STORE_NOT_CONFIGURED, f"state store {name} is not configured")
     raise DaprError(Err.STATE_STORE_NOT_FOUND, f"state store {name} is not found")
+
+
+def _outbound(request: web.Request, store: StateStore) -> Policy:
+    """The store's resiliency policy (timeouts, retries, circuit breaker)."""
+    return request.app[SIDECAR].resiliency.component(store.name, STATESTORE, OUTBOUND)
 
 
 async def _body(request: web.Request) -> Any:
@@ -229,7 +236,7 @@ async def save_state(request: web.Request) -> web.Response:
     for op in ops:
         try:
             with metrics.state_op(store.name, "set"):
-                await store.set(op)
+                await _outbound(request, store).run(functools.partial(store.set, op))
         except Exception as exc:  # any store failure is reported, not raised
             failures.append((op, exc))
     if failures:
@@ -242,7 +249,7 @@ async def get_state(request: web.Request) -> web.Response:
     key = _key(store, request.match_info["key"])
     try:
         with metrics.state_op(store.name, "get"):
-            item = await store.get(key)
+            item = await _outbound(request, store).run(lambda: store.get(key))
     except Exception as exc:
         raise DaprError(Err.STATE_GET, f"fail to get {request.match_info['key']} from state "
                         f"store {store.name}: {exc}") from None
@@ -278,7 +285,8 @@ async def bulk_get(request: web.Request) -> web.Response:
     full = [_key(store, k) for k in keys]
     try:
         with metrics.state_op(store.name, "bulk_get"):
-            found = await store.bulk_get(list(dict.fromkeys(full)))
+            found = await _outbound(request, store).run(
+                lambda: store.bulk_get(list(dict.fromkeys(full))))
     except Exception as exc:
         raise DaprError(Err.STATE_BULK_GET, str(exc)) from None
     # Unlike Dapr's sqlite store, results always come in request order.
@@ -299,7 +307,7 @@ async def delete_state(request: web.Request) -> web.Response:
     op = DeleteOp(full, _etag(request.headers.get("If-Match")), first_write)
     try:
         with metrics.state_op(store.name, "delete"):
-            await store.delete(op)
+            await _outbound(request, store).run(lambda: store.delete(op))
     except EtagInvalid:
         raise DaprError(Err.STATE_DELETE_ETAG_INVALID, prefix + "invalid etag value") from None
     except EtagMismatch:
@@ -345,7 +353,7 @@ async def transaction(request: web.Request) -> web.Response:
         return web.Response(status=204)
     try:
         with metrics.state_op(store.name, "transaction"):
-            await store.transact(ops)
+            await _outbound(request, store).run(lambda: store.transact(ops))
     except (EtagMismatch, EtagInvalid) as exc:
         raise DaprError(Err.STATE_TRANSACTION, f"{prefix}possible etag mismatch for key "
                         f"{_user_key(store, str(exc))}") from None
@@ -383,7 +391,8 @@ async def query_state(request: web.Request) -> web.Response:
                         f"{exc}") from None
     try:
         with metrics.state_op(store.name, "query"):
-            result = await store.query(query, store.key_prefix())
+            result = await _outbound(request, store).run(
+                lambda: store.query(query, store.key_prefix()))
     except Exception as exc:  # a QueryError names the bad part; others are store failures
         raise DaprError(Err.STATE_QUERY, failed + str(exc)) from None
     if not result.items:

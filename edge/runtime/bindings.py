@@ -29,22 +29,28 @@ from edge.components.bindings.base import (
 from edge.errors import DaprError, Err
 from edge.runtime import metrics, tracing
 from edge.runtime.channel import ChannelError
+from edge.runtime.resiliency import BINDING, INBOUND, OUTBOUND, BreakerOpen, Policy, PolicyTimeout
+from edge.runtime.resiliency.spec import EXPONENTIAL, RetrySpec
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
 
 log = logging.getLogger("edge.runtime.bindings")
 
-# Dapr leaves input retries to resiliency policies, which edge does not have
-# yet; these bound them so one bad event cannot hold a binding forever.
-RETRIES = 3
-FIRST_WAIT = 0.5
-LONGEST_WAIT = 5.0
+# Dapr leaves input retries to resiliency policies; without one, edge still
+# tries an event a few times, bounded so one bad event cannot hold a binding forever.
+_INPUT_RETRIES = Policy(retry=RetrySpec("edge-input-binding", EXPONENTIAL, initial_interval=0.5,
+                                        max_interval=5.0, multiplier=2.0, randomization=0.0,
+                                        max_retries=3))
 _PROBE_TIMEOUT = 10.0
 
 
 class AppRefused(Exception):
     """The app did not take an input event."""
+
+
+def _refused(status: int) -> int | None:
+    return None if status // 100 == 2 else status
 
 
 def _invoke_error(name: str, reason: str) -> DaprError:
@@ -89,7 +95,7 @@ class BindingsRuntime:
                                   db__system="bindings", db__name=name, db__statement=operation)
         try:
             answer = await self._traced(binding, span, operation, data, metadata)
-        except BindingError as exc:
+        except (BindingError, BreakerOpen, PolicyTimeout) as exc:
             metrics.output_binding(name, operation, False, start)
             raise _invoke_error(name, str(exc)) from None
         except Exception as exc:  # a component's own failure must not become a 500 crash
@@ -99,12 +105,12 @@ class BindingsRuntime:
         metrics.output_binding(name, operation, True, start)
         return answer
 
-    @staticmethod
-    async def _traced(binding: OutputBinding, span: tracing.Span | None, operation: str,
+    async def _traced(self, binding: OutputBinding, span: tracing.Span | None, operation: str,
                       data: bytes, metadata: dict[str, str]) -> InvokeResponse | None:
         status = 500
         try:
-            answer = await binding.invoke(operation, data, metadata)
+            policy = self.sidecar.resiliency.component(binding.name, BINDING, OUTBOUND)
+            answer = await policy.run(lambda: binding.invoke(operation, data, metadata))
             status = 200
             return answer
         finally:
@@ -155,22 +161,20 @@ class BindingsRuntime:
 
     async def _deliver(self, binding: InputBinding, data: bytes,
                        metadata: dict[str, str]) -> None:
-        wait = FIRST_WAIT
-        for attempt in range(RETRIES + 1):
-            try:
-                await self._post(binding, data, metadata)
-                return
-            except AppRefused as exc:
-                if attempt == RETRIES:
-                    log.error("event of binding %s not taken after %d tries: %s", binding.name,
-                              attempt + 1, exc)
-                    raise
-                log.warning("event of binding %s not taken (%s); retrying in %gs", binding.name,
-                            exc, wait)
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, LONGEST_WAIT)
+        policy = self.sidecar.resiliency.component(binding.name, BINDING, INBOUND)
+        if policy.empty:
+            policy = _INPUT_RETRIES
+        try:
+            status = await policy.run(lambda: self._post(binding, data, metadata), _refused)
+        except (AppRefused, PolicyTimeout, BreakerOpen) as exc:
+            log.error("event of binding %s not taken: %s", binding.name, exc)
+            raise AppRefused(str(exc)) from None
+        if _refused(status):
+            log.error("event of binding %s not taken: the app answered %d", binding.name, status)
+            raise AppRefused(f"the app answered {status}")
 
-    async def _post(self, binding: InputBinding, data: bytes, metadata: dict[str, str]) -> None:
+    async def _post(self, binding: InputBinding, data: bytes, metadata: dict[str, str]) -> int:
+        """One try; the app's status, or AppRefused when it did not answer."""
         sidecar = self.sidecar
         headers = CIMultiDict({"Content-Type": "application/json"})
         headers.update(metadata)  # event metadata travels as headers, as in Dapr
@@ -191,7 +195,9 @@ class BindingsRuntime:
         tracing.finish(span, reply.status)
         metrics.input_binding(binding.name, reply.status // 100 == 2, start)
         if reply.status // 100 != 2:
-            raise AppRefused(f"the app answered {reply.status}")
+            log.warning("event of binding %s not taken: the app answered %d", binding.name,
+                        reply.status)
+        return reply.status
 
     async def stop(self) -> None:
         started, self._started = self._started, []

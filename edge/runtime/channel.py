@@ -46,6 +46,11 @@ class ChannelError(Exception):
         self.unsent = unsent
 
 
+def unsent(exc: BaseException) -> bool:
+    """A failure to reach the far end at all: the request was surely not delivered."""
+    return isinstance(exc, ChannelError) and exc.unsent
+
+
 class HttpChannel:
     """A pooled HTTP client to one kind of peer."""
 

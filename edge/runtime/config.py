@@ -10,6 +10,7 @@ only warned about: Configuration files are shared with daprd, which knows more.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,11 +195,12 @@ class Configuration:
         return [f.name for f in self.feature_specs if f.enabled]
 
 
-class _Reader:
+class Reader:
     """Typed reads from the YAML tree; every failure names file and field."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, what: str = "configuration file") -> None:
         self.file = file
+        self.what = what
 
     def fail(self, path: str, reason: str) -> ConfigError:
         return ConfigError(reason, file=self.file, field=path)
@@ -220,8 +222,8 @@ class _Reader:
     def warn_unknown(self, found: dict[str, Any], path: str, known: tuple[str, ...]) -> None:
         for key in found:
             if key not in known:
-                log.warning("configuration file %s: unknown field %s.%s is ignored",
-                            self.file, path, key)
+                log.warning("%s %s: unknown field %s.%s is ignored", self.what, self.file,
+                            path, key)
 
     def string(self, parent: dict[str, Any], key: str, path: str, default: str = "") -> str:
         value = parent.get(key)
@@ -284,7 +286,7 @@ def _kind(value: Any) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
-def _tracing(r: _Reader, spec: dict[str, Any]) -> TracingSpec:
+def _tracing(r: Reader, spec: dict[str, Any]) -> TracingSpec:
     path = "spec.tracing"
     found = r.section(spec, "tracing", "spec", ("samplingRate", "stdout", "zipkin", "otel"))
     raw = r.string(found, "samplingRate", path, "0")
@@ -306,7 +308,18 @@ def _tracing(r: _Reader, spec: dict[str, Any]) -> TracingSpec:
                       r.string(otel, "protocol", f"{path}.otel")))
 
 
-def _metrics(r: _Reader, spec: dict[str, Any]) -> MetricsSpec:
+def _check_patterns(r: Reader, regex: dict[str, Any], path: str) -> None:
+    """A metrics rule is applied to every recorded value: a pattern that does
+    not compile must stop the sidecar at start, not fail a request later."""
+    for replacement, pattern in regex.items():
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise r.fail(f"{path}.{replacement}", f"is not a valid regular expression: "
+                         f"{exc}") from None
+
+
+def _metrics(r: Reader, spec: dict[str, Any]) -> MetricsSpec:
     path = "spec.metrics"
     found = r.section(spec, "metrics", "spec", ("enabled", "rules", "latencyDistributionBuckets",
                                                 "recordErrorCodes", "http"))
@@ -315,6 +328,7 @@ def _metrics(r: _Reader, spec: dict[str, Any]) -> MetricsSpec:
         labels = []
         for label, at in r.entries(entry, "labels", where, ("name", "regex"), ("name",)):
             regex = r.mapping(label.get("regex"), f"{at}.regex")
+            _check_patterns(r, regex, f"{at}.regex")
             labels.append(MetricLabel(r.string(label, "name", at),
                                       {str(k): str(v) for k, v in regex.items()}))
         rules.append(MetricRule(r.string(entry, "name", where), tuple(labels)))
@@ -337,7 +351,7 @@ def _metrics(r: _Reader, spec: dict[str, Any]) -> MetricsSpec:
                              r.boolean(http, "excludeVerbs", where)))
 
 
-def _logging(r: _Reader, spec: dict[str, Any]) -> LoggingSpec:
+def _logging(r: Reader, spec: dict[str, Any]) -> LoggingSpec:
     found = r.section(spec, "logging", "spec", ("apiLogging",))
     path = "spec.logging.apiLogging"
     api = r.section(found, "apiLogging", "spec.logging",
@@ -347,7 +361,7 @@ def _logging(r: _Reader, spec: dict[str, Any]) -> LoggingSpec:
                                       r.boolean(api, "obfuscateURLs", path)))
 
 
-def _features(r: _Reader, spec: dict[str, Any]) -> tuple[FeatureSpec, ...]:
+def _features(r: Reader, spec: dict[str, Any]) -> tuple[FeatureSpec, ...]:
     found = []
     for entry, where in r.entries(spec, "features", "spec", ("name", "enabled"), ("name",)):
         # As in Dapr, a feature is on only when it says so: `enabled` defaults to false.
@@ -356,14 +370,14 @@ def _features(r: _Reader, spec: dict[str, Any]) -> tuple[FeatureSpec, ...]:
     return tuple(found)
 
 
-def _name_resolution(r: _Reader, spec: dict[str, Any]) -> NameResolutionSpec:
+def _name_resolution(r: Reader, spec: dict[str, Any]) -> NameResolutionSpec:
     path = "spec.nameResolution"
     found = r.section(spec, "nameResolution", "spec", ("component", "version", "configuration"))
     return NameResolutionSpec(r.string(found, "component", path), r.string(found, "version", path),
                               found.get("configuration"))
 
 
-def _api(r: _Reader, spec: dict[str, Any]) -> ApiSpec:
+def _api(r: Reader, spec: dict[str, Any]) -> ApiSpec:
     found = r.section(spec, "api", "spec", ("allowed", "denied"))
     lists = {}
     for key in ("allowed", "denied"):
@@ -384,7 +398,7 @@ def _api(r: _Reader, spec: dict[str, Any]) -> ApiSpec:
     return ApiSpec(lists["allowed"], lists["denied"])
 
 
-def _secrets(r: _Reader, spec: dict[str, Any]) -> SecretsSpec:
+def _secrets(r: Reader, spec: dict[str, Any]) -> SecretsSpec:
     found = r.section(spec, "secrets", "spec", ("scopes",))
     scopes: list[SecretScope] = []
     known = ("storeName", "defaultAccess", "allowedSecrets", "deniedSecrets")
@@ -398,7 +412,7 @@ def _secrets(r: _Reader, spec: dict[str, Any]) -> SecretsSpec:
     return SecretsSpec(tuple(scopes))
 
 
-def _access_control(r: _Reader, spec: dict[str, Any]) -> AccessControlSpec:
+def _access_control(r: Reader, spec: dict[str, Any]) -> AccessControlSpec:
     path = "spec.accessControl"
     found = r.section(spec, "accessControl", "spec", ("defaultAction", "trustDomain", "policies"))
     policies = []
@@ -427,7 +441,7 @@ _SECTIONS = ("tracing", "metrics", "logging", "features", "nameResolution", "api
 
 
 def parse_configuration(doc: dict[str, Any], file: str) -> Configuration:
-    r = _Reader(file)
+    r = Reader(file)
     spec = r.mapping(doc.get("spec"), "spec")
     for key in spec:
         if key in _IGNORED_SECTIONS:

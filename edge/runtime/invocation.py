@@ -11,7 +11,8 @@ from multidict import CIMultiDict
 
 from edge.errors import DaprError, Err
 from edge.runtime import metrics, tracing
-from edge.runtime.channel import ChannelError, Reply
+from edge.runtime.channel import ChannelError, Reply, unsent
+from edge.runtime.resiliency import SERVICE_RETRIES, BreakerOpen, PolicyTimeout, http_failure
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -43,16 +44,28 @@ async def invoke(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str
     target = _target_id(sidecar, app_id)
     if not target:
         raise DaprError(Err.MALFORMED_REQUEST, "app id is empty")
-    if target == sidecar.options.app_id:
-        headers[CALLER] = sidecar.options.app_id
-        headers[CALLEE] = target
-        return await call_app(sidecar, verb, path, query, headers, body)
     headers[CALLER] = sidecar.options.app_id
-    start = metrics.invocation_sent(target)
-    reply = await _call_peer(sidecar, target, verb, path, query, headers, body)
+    policy = sidecar.resiliency.app(target)
+    try:
+        if target == sidecar.options.app_id:
+            headers[CALLEE] = target
+            return await policy.run(
+                lambda: call_app(sidecar, verb, path, query, headers.copy(), body), _failed_reply)
+        start = metrics.invocation_sent(target)
+        reply = await policy.run(
+            lambda: _call_peer(sidecar, target, verb, path, query, headers.copy(), body),
+            _failed_reply)
+    except BreakerOpen as exc:
+        raise _failed(target, str(exc)) from None
+    except PolicyTimeout as exc:
+        raise _failed(target, str(exc), timeout=True) from None
     # As in Dapr, a call that got no answer counts as sent but not as answered.
     metrics.invocation_answered(target, reply.status, start)
     return reply
+
+
+def _failed_reply(reply: Reply) -> int | None:
+    return http_failure(reply.status)
 
 
 async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
@@ -96,21 +109,25 @@ async def _call_peer(sidecar: Sidecar, app_id: str, verb: str, path: str, query:
 
 async def _peer_attempts(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str,
                          headers: CIMultiDict[str], body: bytes) -> Reply:
-    for attempt in (1, 2):
-        # A cached address may belong to a sidecar that has just gone; the
-        # second attempt reads the registry afresh.
-        entry = await sidecar.registry.resolve(app_id, fresh=attempt == 2)
+    """Dapr's built-in retries: a sidecar that could not be reached (it may
+    have just gone, and its address with it) is looked up afresh and tried again."""
+    attempts = 0
+
+    async def attempt() -> Reply:
+        nonlocal attempts
+        attempts += 1
+        entry = await sidecar.registry.resolve(app_id, fresh=attempts > 1)
         if entry is None:
             raise _failed(app_id, f"couldn't find service: {app_id} (no running sidecar "
                           "has registered it on this host)")
         url = f"http://{entry.host}:{entry.internal_port}{INTERNAL_PREFIX}{path}"
         if query:
             url += "?" + query
-        try:
-            return await sidecar.peers.request(verb, url, headers.copy(), body)
-        except ChannelError as exc:
-            if not exc.unsent or attempt == 2:
-                raise _failed(app_id, f"the sidecar of {app_id} did not answer: {exc}",
-                              exc.timeout) from None
-            log.debug("retrying invocation of %s after %s", app_id, exc)
-    raise AssertionError("unreachable")
+        return await sidecar.peers.request(verb, url, headers.copy(), body)
+
+    retries = sidecar.resiliency.built_in(SERVICE_RETRIES, ("app", app_id))
+    try:
+        return await retries.run(attempt, retryable=unsent)
+    except ChannelError as exc:
+        raise _failed(app_id, f"the sidecar of {app_id} did not answer: {exc}",
+                      exc.timeout) from None

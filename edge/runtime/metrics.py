@@ -12,6 +12,7 @@ or invoked method paths."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -28,6 +29,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
+    from edge.runtime.config import MetricRule
     from edge.runtime.sidecar import Sidecar
 
 log = logging.getLogger("edge.metrics")  # scope dapr.metrics, as in daprd
@@ -45,27 +47,78 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
+# Label index -> (pattern, replacement) pairs, applied in order.
+Rewrites = dict[int, tuple[tuple[re.Pattern[str], str], ...]]
+
+
+def _compile(rule: MetricRule | None, labels: tuple[str, ...]) -> Rewrites:
+    """A Configuration rule (spec.metrics.rules) for one metric, compiled once."""
+    if rule is None:
+        return {}
+    found: Rewrites = {}
+    for label in rule.labels:
+        if label.name in labels and label.regex:
+            # The key is the literal new value: escape what re.sub would read as a group.
+            found[labels.index(label.name)] = tuple(
+                (re.compile(pattern), replacement.replace("\\", "\\\\"))
+                for replacement, pattern in label.regex.items())
+    return found
+
+
+def _rewrite(values: tuple[str, ...], rewrites: Rewrites) -> tuple[str, ...]:
+    """Dapr's rule semantics: every match of a pattern in a label value is
+    replaced by the rule's key (taken literally); empty values stay empty."""
+    if not rewrites:
+        return values
+    out = list(values)
+    for index, pairs in rewrites.items():
+        for pattern, replacement in pairs:
+            if out[index]:
+                out[index] = pattern.sub(replacement, out[index])
+    return tuple(out)
+
+
+class _Histogram:
+    """A prometheus_client Histogram whose label values pass the rules first."""
+
+    def __init__(self, histogram: Histogram, rewrites: Rewrites) -> None:
+        self.histogram = histogram
+        self.rewrites = rewrites
+
+    def labels(self, *values: str) -> Any:
+        return self.histogram.labels(*_rewrite(values, self.rewrites))
+
+
 class _Count:
     """A counter exposed under exactly its Dapr name. prometheus_client would
     append `_total` to every counter (`dapr_http_server_request_count_total`),
     which no Dapr dashboard queries; Dapr's Go exporter does not."""
 
-    def __init__(self, name: str, doc: str, labels: tuple[str, ...]) -> None:
+    def __init__(self, name: str, doc: str, labels: tuple[str, ...],
+                 kind: str = "counter") -> None:
         self.name = name
         self.doc = doc
         self.labels = labels
+        self.kind = kind
+        self.rewrites: Rewrites = {}
         self.values: dict[tuple[str, ...], float] = {}
         # Components may record from their own threads (serial, GPIO readers).
         self._lock = threading.Lock()
 
     def inc(self, *values: str, amount: float = 1.0) -> None:
+        values = _rewrite(values, self.rewrites)
         with self._lock:
             self.values[values] = self.values.get(values, 0.0) + amount
+
+    def set(self, *values: str, value: float) -> None:
+        values = _rewrite(values, self.rewrites)
+        with self._lock:
+            self.values[values] = value
 
     def render(self) -> str:
         with self._lock:
             items = sorted(self.values.items())
-        lines = [f"# HELP {self.name} {self.doc}", f"# TYPE {self.name} counter"]
+        lines = [f"# HELP {self.name} {self.doc}", f"# TYPE {self.name} {self.kind}"]
         for values, value in items:
             labels = ",".join(f'{k}="{_escape(v)}"' for k, v in zip(self.labels, values,
                                                                       strict=True))
@@ -139,8 +192,10 @@ class Recorder:
     """The metrics of one sidecar, in a registry of their own."""
 
     def __init__(self, app_id: str, latency_buckets: Iterable[float] = LATENCY_BUCKETS_MS,
-                 sidecar: Sidecar | None = None) -> None:
+                 sidecar: Sidecar | None = None, rules: Iterable[MetricRule] = ()) -> None:
         self.app_id = app_id
+        self.rules = {rule.name: rule for rule in rules}
+        self.names: set[str] = set()
         self.sidecar = sidecar
         self.exclude_verbs = False
         self.drop_paths = False
@@ -150,15 +205,19 @@ class Recorder:
         buckets = tuple(latency_buckets)
         self.counts: list[_Count] = []
 
-        def count(name: str, doc: str, *labels: str) -> _Count:
-            counter = _Count(name, doc, ("app_id", *labels))
+        def count(name: str, doc: str, *labels: str, kind: str = "counter") -> _Count:
+            counter = _Count(name, doc, ("app_id", *labels), kind)
+            counter.rewrites = _compile(self.rules.get(name), counter.labels)
             self.counts.append(counter)
+            self.names.add(name)
             return counter
 
         def histogram(name: str, doc: str, *labels: str,
-                      bounds: tuple[float, ...] = buckets) -> Histogram:
-            return Histogram(name, doc, ["app_id", *labels], buckets=bounds,
-                             registry=self.registry)
+                      bounds: tuple[float, ...] = buckets) -> _Histogram:
+            self.names.add(name)
+            return _Histogram(Histogram(name, doc, ["app_id", *labels], buckets=bounds,
+                                        registry=self.registry),
+                              _compile(self.rules.get(name), ("app_id", *labels)))
 
         # HTTP server (the public API)
         self.http_requests = count("dapr_http_server_request_count",
@@ -249,10 +308,78 @@ class Recorder:
                                         "Time an output binding operation "
                                         "took (ms).", "component", "namespace", "operation",
                                         "success")
+        self._bulk_pubsub(count, histogram)
+        self._actors(count)
+        # Resiliency
+        policy_labels = ("name", "policy", "namespace", "flow_direction", "target", "status")
+        self.resiliency_loaded = count("dapr_resiliency_loaded",
+                                       "Resiliency resources this sidecar loaded.",
+                                       "name", "namespace")
+        self.resiliency_count = count("dapr_resiliency_count",
+                                      "Operations a resiliency policy was applied to.",
+                                      *policy_labels)
+        self.resiliency_activations = count(
+            "dapr_resiliency_activations_total", "Times a resiliency policy acted: a retry "
+            "after a failure, a timeout that fired, a circuit breaker that changed state.",
+            *policy_labels)
+        self.breaker_state = count("dapr_resiliency_cb_state",
+                                   "1 for the state a circuit breaker is in, 0 for the others.",
+                                   *policy_labels, kind="gauge")
         # Tracing
         self.spans_dropped = count("edge_tracing_spans_dropped_total",
                                    "Finished spans not exported: the queue was full or the "
                                    "collector did not take them.", "reason")
+
+    def _bulk_pubsub(self, count: Callable[..., _Count],
+                     histogram: Callable[..., _Histogram]) -> None:
+        egress = ("component", "namespace", "success", "topic")
+        self.bulk_egress = count("dapr_component_pubsub_egress_bulk_count",
+                                 "Bulk publish calls the app made through the sidecar.", *egress)
+        self.bulk_egress_events = count("dapr_component_pubsub_egress_bulk_event_count",
+                                        "Messages published by bulk publish calls.", *egress)
+        self.bulk_egress_latency = histogram("dapr_component_pubsub_egress_bulk_latencies",
+                                             "Time a bulk publish took in the pub/sub "
+                                             "component (ms).", *egress)
+        # As in Dapr, the call count and latency leave process_status empty:
+        # a batch's entries each have their own outcome (the event count).
+        ingress = ("component", "namespace", "process_status", "topic")
+        self.bulk_ingress = count("dapr_component_pubsub_ingress_bulk_count",
+                                  "Batches delivered to the app by bulk subscriptions.", *ingress)
+        self.bulk_ingress_events = count("dapr_component_pubsub_ingress_bulk_event_count",
+                                         "Entries of delivered batches, by the app's verdict.",
+                                         *ingress)
+        self.bulk_ingress_latency = histogram("dapr_component_pubsub_ingress_bulk_latencies",
+                                              "Time the app took to take a batch (ms).",
+                                              *ingress)
+
+    def _actors(self, count: Callable[..., _Count]) -> None:
+        self.actor_timers = count("dapr_runtime_actor_timers",
+                                  "Timers running on this sidecar's actors.", "actor_type",
+                                  kind="gauge")
+        self.actor_reminders = count("dapr_runtime_actor_reminders",
+                                     "Reminders stored for the actor type.", "actor_type",
+                                     kind="gauge")
+        self.actor_pending = count("dapr_runtime_actor_pending_actor_calls",
+                                   "Calls waiting for their actor's turn.", "actor_type",
+                                   kind="gauge")
+        self.reminders_pending = count("edge_actor_reminders_pending",
+                                       "Reminders this sidecar is to fire: those of the "
+                                       "actors it hosts.", "actor_type", kind="gauge")
+        self.timers_fired = count("dapr_runtime_actor_timers_fired_total",
+                                  "Timer callbacks made to the app.", "actor_type", "success")
+        self.reminders_fired = count("dapr_runtime_actor_reminders_fired_total",
+                                     "Reminder callbacks made to the app.", "actor_type",
+                                     "success")
+        self.deactivated = count("dapr_runtime_actor_deactivated_total",
+                                 "Actors deactivated in the app.", "actor_type")
+        self.deactivate_failed = count("dapr_runtime_actor_deactivated_failed_total",
+                                       "Deactivations the app did not confirm.", "actor_type")
+        self.rebalanced = count("dapr_runtime_actor_rebalanced_total",
+                                "Actors let go because another host took them over.",
+                                "actor_type")
+
+    def unknown_rules(self) -> list[str]:
+        return sorted(set(self.rules) - self.names)
 
     @property
     def namespace(self) -> str:
@@ -289,10 +416,12 @@ class _Wanted:
         self.buckets = LATENCY_BUCKETS_MS
         self.exclude_verbs = False
         self.drop_paths = False
+        self.rules: tuple[MetricRule, ...] = ()
         parsed = getattr(sidecar.config, "metrics", None)
         if parsed is not None and hasattr(parsed, "enabled"):
             # The Configuration parses spec.metrics itself (edge/runtime/config.py).
             self.enabled = bool(parsed.enabled)
+            self.rules = tuple(getattr(parsed, "rules", ()))
             if getattr(parsed, "latency_distribution_buckets", ()):
                 self.buckets = tuple(sorted({float(b)
                                              for b in parsed.latency_distribution_buckets}))
@@ -337,7 +466,9 @@ async def start(sidecar: Sidecar) -> web.AppRunner | None:
         log.error("metrics server not started on port %d: %s; the sidecar runs without "
                   "metrics", options.metrics_port, exc)
         return None
-    _recorder = Recorder(options.app_id, wanted.buckets, sidecar)
+    _recorder = Recorder(options.app_id, wanted.buckets, sidecar, wanted.rules)
+    for name in _recorder.unknown_rules():
+        log.warning("spec.metrics.rules: no metric is named %s; its rule does nothing", name)
     _recorder.exclude_verbs = wanted.exclude_verbs
     _recorder.drop_paths = wanted.drop_paths
     log.info("metrics on http://127.0.0.1:%d/metrics", options.metrics_port)
@@ -513,7 +644,101 @@ def state_op(component: str, operation: str) -> _StateOp | _Nothing:
     return _StateOp(component, operation) if _recorder is not None else _NOTHING
 
 
+def pubsub_bulk_egress(component: str, topic: str, published: int, total: int,
+                       start_time: float) -> None:
+    """One bulk publish call; it succeeded when every entry was published."""
+    current = _recorder
+    if current is not None:
+        labels = (current.app_id, component, current.namespace, _flag(published == total),
+                  topic)
+        current.bulk_egress.inc(*labels)
+        current.bulk_egress_latency.labels(*labels).observe(_ms_since(start_time))
+        if published:
+            current.bulk_egress_events.inc(current.app_id, component, current.namespace,
+                                           "true", topic, amount=published)
+
+
+def pubsub_bulk_ingress(component: str, topic: str, outcomes: Iterable[str],
+                        start_time: float) -> None:
+    """One batch handed to the app; outcomes are its entries' success, retry or drop."""
+    current = _recorder
+    if current is not None:
+        labels = (current.app_id, component, current.namespace, "", topic)
+        current.bulk_ingress.inc(*labels)
+        current.bulk_ingress_latency.labels(*labels).observe(_ms_since(start_time))
+        for status in outcomes:
+            current.bulk_ingress_events.inc(current.app_id, component, current.namespace,
+                                            status, topic)
+
+
+def actor_gauge(which: str, actor_type: str, value: float) -> None:
+    """which: timers, reminders, pending (calls) or reminders_pending."""
+    current = _recorder
+    if current is not None:
+        gauge = {"timers": current.actor_timers, "reminders": current.actor_reminders,
+                 "pending": current.actor_pending,
+                 "reminders_pending": current.reminders_pending}[which]
+        gauge.set(current.app_id, actor_type, value=float(value))
+
+
+def actor_fired(kind: str, actor_type: str, success: bool) -> None:
+    """A timer or reminder callback to the app; kind is timer or reminder."""
+    current = _recorder
+    if current is not None:
+        counter = current.timers_fired if kind == "timer" else current.reminders_fired
+        counter.inc(current.app_id, actor_type, _flag(success))
+
+
+def actor_deactivated(actor_type: str, success: bool) -> None:
+    """An activation dropped; success when the app confirmed it (2xx)."""
+    current = _recorder
+    if current is not None:
+        counter = current.deactivated if success else current.deactivate_failed
+        counter.inc(current.app_id, actor_type)
+
+
+def actor_rebalanced(actor_type: str) -> None:
+    current = _recorder
+    if current is not None:
+        current.rebalanced.inc(current.app_id, actor_type)
+
+
 def spans_dropped(count: int, reason: str) -> None:
     current = _recorder
     if current is not None:
         current.spans_dropped.inc(current.app_id, reason, amount=count)
+
+
+# Resiliency. `policy` is timeout, retry or circuitbreaker; `target` is
+# app_<id>, actor_<type> or <kind>_<component>, as Dapr labels them.
+BREAKER_STATES = ("unknown", "closed", "half-open", "open")
+
+
+def resiliency_loaded(name: str) -> None:
+    current = _recorder
+    if current is not None:
+        current.resiliency_loaded.inc(current.app_id, name, current.namespace)
+
+
+def resiliency_executed(name: str, policy: str, direction: str, target: str,
+                        status: str = "") -> None:
+    current = _recorder
+    if current is not None:
+        current.resiliency_count.inc(current.app_id, name, policy, current.namespace, direction,
+                                     target, status)
+
+
+def resiliency_activated(name: str, policy: str, direction: str, target: str,
+                         status: str = "") -> None:
+    current = _recorder
+    if current is not None:
+        current.resiliency_activations.inc(current.app_id, name, policy, current.namespace,
+                                           direction, target, status)
+
+
+def breaker_state(name: str, direction: str, target: str, state: str) -> None:
+    current = _recorder
+    if current is not None:
+        for each in BREAKER_STATES:
+            current.breaker_state.set(current.app_id, name, "circuitbreaker", current.namespace,
+                                      direction, target, each, value=1.0 if each == state else 0.0)

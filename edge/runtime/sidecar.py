@@ -26,6 +26,7 @@ from edge.runtime.home import edge_home, internal_secret, registry_file
 from edge.runtime.loader import load_resources
 from edge.runtime.nameresolution import Registry
 from edge.runtime.pubsub import PubSubRuntime
+from edge.runtime.resiliency import Resiliency
 
 log = logging.getLogger("edge.runtime")
 
@@ -66,6 +67,7 @@ class Sidecar:
         self.pubsub = PubSubRuntime(self)
         self.bindings = BindingsRuntime(self)
         self.actors = ActorRuntime(self)
+        self.resiliency = Resiliency([])
         self.extended: dict[str, str] = {}
         self.outbound_ready = False
         self.app_ready = False
@@ -113,6 +115,8 @@ class Sidecar:
         metrics_runner = await metrics.start(self)
         if metrics_runner is not None:
             self._runners.append(metrics_runner)
+        self.resiliency = Resiliency.load(resources.documents.get("Resiliency", []),
+                                          options.app_id)
         await self.components.load(resources.components)
         self.pubsub.load(resources.documents.get("Subscription", []))
         await self._listen(public_app(self), options.listen_addresses, options.dapr_http_port)

@@ -37,6 +37,8 @@ TRACESTATE = "tracestate"
 SERVER, CLIENT, PRODUCER, CONSUMER = "SERVER", "CLIENT", "PRODUCER", "CONSUMER"
 # The name Dapr gives the sidecar-to-sidecar call (its internal gRPC method).
 CALL_LOCAL = "/dapr.proto.internals.v1.ServiceInvocation/CallLocal"
+# ... and the one for an actor call sent on to the actor's host.
+CALL_ACTOR = "/dapr.proto.internals.v1.ServiceInvocation/CallActor"
 
 BATCH_SIZE = 100
 FLUSH_SECONDS = 1.0
@@ -279,6 +281,12 @@ async def stop() -> None:
 
 # -- the HTTP servers
 
+def actor_tags(actor_type: str, actor_id: str) -> dict[str, str]:
+    """Dapr's attributes of an actor call (the actor as `type.id`)."""
+    actor = f"{actor_type}.{actor_id}"
+    return {"rpc__service": "ServiceInvocation", "net__peer__name": actor, "dapr__actor": actor}
+
+
 def _template(request: web.Request) -> str:
     """The route template: keys, ids and names in a URL must not reach the
     collector (they can be secret, and span names are indexed)."""
@@ -304,10 +312,20 @@ def _api_span(request: web.Request, span: Span) -> None:
                  dapr__invoke_method=method)
         return
     block = parts[2] if len(parts) > 3 else ""
-    if block in ("state", "secrets", "bindings"):
+    if block == "actors" and len(parts) > 6 and parts[5] == "method":
+        span.name = f"CallActor/{parts[3]}/{'/'.join(parts[6:])}"
+        span.tag(**actor_tags(parts[3], parts[4]))
+    elif block == "actors" and len(parts) > 5 and parts[5] == "state":
+        span.tag(db__system="state", db__name="actor")
+    elif block in ("state", "secrets", "bindings"):
         span.tag(db__system=block, db__name=parts[3])
     elif block == "publish" and len(parts) > 4:
         span.tag(messaging__system="pubsub", messaging__destination__name="/".join(parts[4:]))
+
+
+def _internal_name(request: web.Request) -> str:
+    """Dapr's name for a call between sidecars: its internal gRPC method."""
+    return CALL_ACTOR if request.path.startswith("/v1.0-internal/actors/") else CALL_LOCAL
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -320,11 +338,15 @@ async def http_middleware(request: web.Request, handler: Handler) -> web.StreamR
     active = _tracer
     if active is None or "/healthz" in request.path:
         return await handler(request)
-    internal = request.path.startswith("/v1.0-internal/invoke/")
-    span = active.start(CALL_LOCAL if internal else f"{request.method} {_template(request)}",
+    internal = request.path.startswith("/v1.0-internal/")
+    span = active.start(_internal_name(request) if internal
+                        else f"{request.method} {_template(request)}",
                         SERVER, from_headers(request.headers))
     if internal:
         span.tag(rpc__service="ServiceInvocation", dapr__protocol="http")
+        if span.name == CALL_ACTOR:
+            info = request.match_info
+            span.tag(**actor_tags(info.get("type", ""), info.get("id", "")))
     else:
         _api_span(request, span)
     token = current.set(span.context)

@@ -25,9 +25,13 @@ COMMON_FIELDS: tuple[Field, ...] = (
 class EtagMismatch(Exception):
     """The etag given does not match the stored item (or the item is gone)."""
 
+    permanent = True  # trying again cannot help (edge.runtime.resiliency)
+
 
 class EtagInvalid(Exception):
     """The etag given cannot be an etag of this store."""
+
+    permanent = True  # trying again cannot help (edge.runtime.resiliency)
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from multidict import CIMultiDict
 
 from edge.components.state.base import EtagMismatch, SetOp, StateStore
 from edge.errors import DaprError, Err
+from edge.runtime import metrics
 from edge.runtime.actors.schedule import ScheduleError, due_at, expires_at, period
 
 if TYPE_CHECKING:
@@ -169,6 +170,9 @@ class Reminders:
                 self._firing.add(task)
                 task.add_done_callback(self._firing.discard)
         upcoming = [r["next"] for r in reminders if placement.owns(actor_type, r["actorID"])]
+        # The list is read about once a second anyway: the gauges cost nothing more.
+        metrics.actor_gauge("reminders", actor_type, len(reminders))
+        metrics.actor_gauge("reminders_pending", actor_type, len(upcoming))
         return min(upcoming, default=now + _LOOK_EVERY)
 
     async def _fire(self, actor_type: str, r: dict[str, Any]) -> None:
@@ -176,10 +180,12 @@ class Reminders:
         try:
             reply = await self.runtime.call(actor_type, r["actorID"],
                                             ("method", "remind", r["name"]), CIMultiDict(), body)
+            metrics.actor_fired("reminder", actor_type, reply.status // 100 == 2)
             if reply.status // 100 != 2:
                 log.warning("reminder %s of %s/%s: the app answered %d", r["name"], actor_type,
                             r["actorID"], reply.status)
         except DaprError as exc:
+            metrics.actor_fired("reminder", actor_type, False)
             log.warning("reminder %s of %s/%s failed: %s", r["name"], actor_type, r["actorID"],
                         exc)
 

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -24,12 +24,20 @@ from multidict import CIMultiDict
 
 from edge.components.state.base import StateStore
 from edge.errors import DaprError, Err
+from edge.runtime import metrics, tracing
 from edge.runtime.actors.config import ActorConfig, parse_config
 from edge.runtime.actors.placement import Placement
 from edge.runtime.actors.reminders import Reminders, callback_body
 from edge.runtime.actors.schedule import ScheduleError, due_at, period
-from edge.runtime.channel import ChannelError, Reply
+from edge.runtime.channel import ChannelError, Reply, unsent
 from edge.runtime.invocation import INTERNAL_TOKEN
+from edge.runtime.resiliency import (
+    ACTOR_RETRIES,
+    NO_POLICY,
+    BreakerOpen,
+    PolicyTimeout,
+    http_failure,
+)
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -66,6 +74,7 @@ class ActorRuntime:
         self.reminders = Reminders(self)
         self.active: dict[tuple[str, str], Actor] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._waiting: dict[str, int] = {}  # calls waiting for a turn, per actor type
 
     # -- the state store and the app's types
 
@@ -132,7 +141,27 @@ class ActorRuntime:
         if forwarded and self.hosts(actor_type):
             # The sender thought this sidecar is the host; sending it on could loop.
             return await self.call(actor_type, actor_id, ("method", method), headers, body)
-        for attempt in (1, 2):
+        # The caller's sidecar applies the retries and breaker; a forwarded call
+        # has had them already.
+        policy = NO_POLICY if forwarded else self.sidecar.resiliency.actor(actor_type, actor_id)
+        try:
+            return await policy.run(
+                lambda: self._place(actor_type, actor_id, method, verb, headers, body),
+                lambda reply: http_failure(reply.status))
+        except BreakerOpen as exc:
+            raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: {exc}") from None
+
+    async def _place(self, actor_type: str, actor_id: str, method: str, verb: str,
+                     headers: CIMultiDict[str], body: bytes) -> Reply:
+        """Call the actor where it lives; a host that could not be reached (it
+        may have just gone) is looked up afresh, with Dapr's built-in retries."""
+        attempts = 0
+
+        async def attempt() -> Reply:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                await self.placement.refresh()
             owner = await self.placement.owner(actor_type, actor_id)
             if owner is None:
                 raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: did not "
@@ -140,17 +169,15 @@ class ActorRuntime:
                                 f"app hosts actor type {actor_type}")
             if owner.instance == self.placement.instance:
                 return await self.call(actor_type, actor_id, ("method", method), headers, body)
-            try:
-                return await self._forward(owner.host, owner.internal_port, actor_type,
-                                           actor_id, method, verb, headers, body)
-            except ChannelError as exc:
-                # A host that has just gone: read the hosts again and try the new one.
-                if not exc.unsent or attempt == 2:
-                    raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: the "
-                                    f"sidecar hosting {actor_type}/{actor_id} did not answer: "
-                                    f"{exc}") from None
-                await self.placement.refresh()
-        raise AssertionError("unreachable")
+            return await self._forward(owner.host, owner.internal_port, actor_type, actor_id,
+                                       method, verb, headers, body)
+
+        retries = self.sidecar.resiliency.built_in(ACTOR_RETRIES, ("actor", actor_type))
+        try:
+            return await retries.run(attempt, retryable=unsent)
+        except ChannelError as exc:
+            raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: the sidecar "
+                            f"hosting {actor_type}/{actor_id} did not answer: {exc}") from None
 
     async def _forward(self, host: str, port: int, actor_type: str, actor_id: str, method: str,
                        verb: str, headers: CIMultiDict[str], body: bytes) -> Reply:
@@ -159,7 +186,18 @@ class ActorRuntime:
         out[INTERNAL_TOKEN] = sidecar.internal_secret
         url = (f"http://{host}:{port}{INTERNAL_PREFIX}{_segment(actor_type)}/"
                f"{_segment(actor_id)}/method/{_segment(method)}")
-        return await sidecar.peers.request(verb, url, out, body)
+        span = tracing.start_span(tracing.CALL_ACTOR, tracing.CLIENT, tracing.current.get(),
+                                  **tracing.actor_tags(actor_type, actor_id))
+        if span is None:
+            return await sidecar.peers.request(verb, url, out, body)
+        span.context.inject(out)
+        status = 500
+        try:
+            reply = await sidecar.peers.request(verb, url, out, body)
+            status = reply.status
+            return reply
+        finally:
+            tracing.finish(span, status)
 
     async def call(self, actor_type: str, actor_id: str, path: tuple[str, ...],
                    headers: CIMultiDict[str], body: bytes, activity: bool = True) -> Reply:
@@ -176,11 +214,15 @@ class ActorRuntime:
             if chain:
                 out[REENTRANCY] = chain
             out.setdefault("Content-Type", "application/json")
+            context = tracing.current.get()
+            if context is not None:
+                context.inject(out)
             segments = "/".join(_segment(p) for p in ("actors", actor_type, actor_id, *path))
             url = f"{self.sidecar.app_url}/{segments}"
+            timeout = self.sidecar.resiliency.actor_timeout(actor_type)
             try:
-                return await self.sidecar.app.request("PUT", url, out, body)
-            except ChannelError as exc:
+                return await timeout.run(lambda: self.sidecar.app.request("PUT", url, out, body))
+            except (ChannelError, PolicyTimeout) as exc:
                 raise DaprError(Err.ACTOR_INVOKE_METHOD, f"error invoke actor method: the app "
                                 f"did not answer: {exc}") from None
 
@@ -206,7 +248,8 @@ class ActorRuntime:
                 finally:
                     actor.depth -= 1
                 return
-            async with actor.turn:
+            await self._wait_turn(actor)
+            with _releasing(actor.turn):
                 actor.chain = (chain or uuid.uuid4().hex) if settings.reentrancy else None
                 actor.depth = 1
                 try:
@@ -216,7 +259,24 @@ class ActorRuntime:
         finally:
             actor.busy -= 1
 
+    async def _wait_turn(self, actor: Actor) -> None:
+        """Take the actor's turn, counted as a pending call while it waits."""
+        self._count_waiting(actor.type, 1)
+        try:
+            await actor.turn.acquire()
+        finally:
+            self._count_waiting(actor.type, -1)
+
+    def _count_waiting(self, actor_type: str, change: int) -> None:
+        waiting = self._waiting[actor_type] = self._waiting.get(actor_type, 0) + change
+        metrics.actor_gauge("pending", actor_type, waiting)
+
     # -- timers (in memory: they end with the activation, as in Dapr)
+
+    def _count_timers(self, actor_type: str) -> None:
+        if metrics.enabled():
+            running = sum(len(a.timers) for a in self.active.values() if a.type == actor_type)
+            metrics.actor_gauge("timers", actor_type, running)
 
     def create_timer(self, actor_type: str, actor_id: str, name: str,
                      spec: dict[str, Any]) -> None:
@@ -232,30 +292,38 @@ class ActorRuntime:
         self.delete_timer(actor_type, actor_id, name)
         actor.timers[name] = asyncio.create_task(
             self._run_timer(actor, name, first, every.seconds, every.repeats, body))
+        self._count_timers(actor_type)
 
     def delete_timer(self, actor_type: str, actor_id: str, name: str) -> None:
         actor = self.active.get((actor_type, actor_id))
         task = actor.timers.pop(name, None) if actor else None
         if task is not None:
             task.cancel()
+            self._count_timers(actor_type)
 
     async def _run_timer(self, actor: Actor, name: str, first: float, every: float | None,
                          repeats: int | None, body: bytes) -> None:
         due, fired = first, 0
+        # The task inherited the context of the request that made the timer; its
+        # callbacks are not part of that request's trace.
+        tracing.current.set(None)
         while True:
             await asyncio.sleep(max(0.0, due - time.time()))
             try:
                 # Timers do not keep an actor active: only calls and reminders do.
                 reply = await self.call(actor.type, actor.id, ("method", "timer", name),
                                         CIMultiDict(), body, activity=False)
+                metrics.actor_fired("timer", actor.type, reply.status // 100 == 2)
                 if reply.status // 100 != 2:
                     log.warning("timer %s of %s/%s: the app answered %d", name, actor.type,
                                 actor.id, reply.status)
             except DaprError as exc:
+                metrics.actor_fired("timer", actor.type, False)
                 log.warning("timer %s of %s/%s failed: %s", name, actor.type, actor.id, exc)
             fired += 1
             if every is None or (repeats is not None and fired >= repeats):
                 actor.timers.pop(name, None)
+                self._count_timers(actor.type)
                 return
             due += every
 
@@ -276,12 +344,15 @@ class ActorRuntime:
         for task in actor.timers.values():
             task.cancel()
         actor.timers.clear()
+        self._count_timers(actor.type)
         sidecar = self.sidecar
         url = f"{sidecar.app_url}/actors/{_segment(actor.type)}/{_segment(actor.id)}"
         try:
-            await sidecar.app.request("DELETE", url, CIMultiDict(sidecar.app_headers()), b"",
-                                      timeout=10.0)
+            reply = await sidecar.app.request("DELETE", url, CIMultiDict(sidecar.app_headers()),
+                                              b"", timeout=10.0)
+            metrics.actor_deactivated(actor.type, reply.status // 100 == 2)
         except ChannelError as exc:
+            metrics.actor_deactivated(actor.type, False)
             log.warning("deactivating %s/%s: the app did not answer: %s", actor.type, actor.id,
                         exc)
 
@@ -307,6 +378,7 @@ class ActorRuntime:
                 if not self.placement.owns(actor.type, actor.id):
                     settings = self.config.settings(actor.type)
                     log.info("actor %s/%s moves to another host", actor.type, actor.id)
+                    metrics.actor_rebalanced(actor.type)
                     await self.deactivate(actor, settings.drain_timeout if settings.drain
                                           else 0.0)
 
@@ -348,6 +420,15 @@ class ActorRuntime:
         if active:
             await asyncio.wait([asyncio.create_task(self.deactivate(a, _SHUTDOWN_DRAIN))
                                 for a in active], timeout=_SHUTDOWN_DRAIN * 2)
+
+
+@contextlib.contextmanager
+def _releasing(lock: asyncio.Lock) -> Iterator[None]:
+    """Release a lock taken before the block, however the block ends."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _segment(text: str) -> str:

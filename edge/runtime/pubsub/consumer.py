@@ -36,6 +36,7 @@ from edge.runtime.pubsub.access import TopicAccess
 from edge.runtime.pubsub.delivery import Outcome, Status, deliver, deliver_bulk, metadata_headers
 from edge.runtime.pubsub.routing import find_route
 from edge.runtime.pubsub.subscriptions import SubscriptionSpec
+from edge.runtime.resiliency import INBOUND, PUBSUB, BreakerOpen, PolicyTimeout
 
 if TYPE_CHECKING:
     from edge.runtime.pubsub.runtime import PubSubRuntime
@@ -83,8 +84,14 @@ class _Entry:
     message: Message
     path: str
     text: str  # the entry as JSON text
+    trace: tracing.SpanContext | None = None  # the event's, continued by its delivery span
     failures: int = 0
     retries: int = 0  # failures that count against backOffMaxRetries
+
+
+def _must_retry(outcome: Outcome) -> int | None:
+    # Outcomes carry no HTTP status; a retry is a failure for the policy.
+    return 500 if outcome.status is Status.RETRY else None
 
 
 def _parse_event(data: bytes) -> dict[str, Any] | None:
@@ -171,7 +178,7 @@ class Consumer:
         while True:
             self._check_stopping()
             start = time.perf_counter()
-            outcome = await deliver(self.runtime.sidecar, path, body, headers.copy())
+            outcome = await self._deliver(path, body, headers)
             metrics.pubsub_ingress(self.spec.pubsub, self.spec.topic,
                                    outcome.status.value.lower(), start)
             if outcome.status is Status.SUCCESS:
@@ -188,6 +195,36 @@ class Consumer:
                 return
             self._log_retry(outcome, failures)
             await self._pause(next(waits))
+
+    async def _deliver(self, path: str, body: bytes, headers: CIMultiDict[str]) -> Outcome:
+        """One delivery under the subscription's inbound resiliency policy,
+        whose retries come before (and on top of) the component's redelivery."""
+        sidecar = self.runtime.sidecar
+        policy = sidecar.resiliency.component(self.spec.pubsub, PUBSUB, INBOUND)
+        try:
+            return await policy.run(lambda: deliver(sidecar, path, body, headers.copy()),
+                                    _must_retry)
+        except PolicyTimeout as exc:
+            return Outcome(Status.RETRY, f"the app did not answer in time: {exc}")
+        except BreakerOpen as exc:
+            # Not sent, so it does not use up the message's retries.
+            return Outcome(Status.RETRY, f"not delivered: {exc}", unreachable=True)
+
+    async def _deliver_bulk(self, path: str, body: bytes, headers: CIMultiDict[str],
+                            ids: list[str]) -> dict[str, Outcome]:
+        sidecar = self.runtime.sidecar
+        # Only a timeout or the breaker act on a batch: retrying it whole would
+        # deliver again the entries the app took.
+        policy = sidecar.resiliency.component(self.spec.pubsub, PUBSUB, INBOUND)
+        try:
+            return await policy.run(lambda: deliver_bulk(sidecar, path, body, headers, ids),
+                                    retryable=lambda exc: False)
+        except PolicyTimeout as exc:
+            reason = f"the app did not answer in time: {exc}"
+            return dict.fromkeys(ids, Outcome(Status.RETRY, reason))
+        except BreakerOpen as exc:
+            return dict.fromkeys(ids, Outcome(Status.RETRY, f"not delivered: {exc}",
+                                              unreachable=True))
 
     # -- batches
 
@@ -220,7 +257,9 @@ class Consumer:
         entry_id = str(uuid.uuid4())
         text = encode({"entryId": entry_id, "event": content, "metadata": message.metadata,
                        "contentType": content_type})
-        return _Entry(entry_id, message, path, text)
+        trace = tracing.parse_traceparent(event.get("traceparent") or event.get("traceid"),
+                                          event.get("tracestate", ""))
+        return _Entry(entry_id, message, path, text, trace)
 
     async def _deliver_batch(self, path: str, group: list[_Entry]) -> dict[str, Outcome]:
         spec = self.spec
@@ -228,8 +267,21 @@ class Consumer:
                        "pubsubname": spec.pubsub, "metadata": {"pubsubName": spec.pubsub}})
         body = head[:-1] + ',"entries":[' + ",".join(e.text for e in group) + "]}"
         headers = self._headers({}, "application/json")
-        return await deliver_bulk(self.runtime.sidecar, path, body.encode("utf-8"), headers,
-                                  [e.id for e in group])
+        # One request carries entries of many traces: each entry gets a span in
+        # its own trace, covering this delivery attempt.
+        spans = [tracing.start_span(f"pubsub/{spec.topic}", tracing.CONSUMER, entry.trace,
+                                    messaging__system="pubsub",
+                                    messaging__destination__name=spec.topic) for entry in group]
+        start = time.perf_counter()
+        try:
+            outcomes = await self._deliver_bulk(path, body.encode("utf-8"), headers,
+                                                [e.id for e in group])
+        finally:
+            for span in spans:
+                tracing.finish(span)
+        metrics.pubsub_bulk_ingress(spec.pubsub, spec.topic,
+                                    [outcomes[e.id].status.value.lower() for e in group], start)
+        return outcomes
 
     async def _settle(self, entries: list[_Entry], outcomes: dict[str, Outcome]) -> list[_Entry]:
         """The entries still to retry; the others are done or set aside."""

@@ -1,67 +1,22 @@
-"""Routing rules: CEL expressions over the event, tried in order.
-
-Evaluated with cel-python, adjusted where it differs from the cel-go that
-Dapr uses: numbers of different types compare by value (JSON has one number
-type, so `event.data.price > 100` must work whether the price is 150 or
-150.5) and values of different types are simply unequal."""
+"""Routing rules: CEL expressions over the event (edge.runtime.cel), tried in order."""
 
 from __future__ import annotations
 
-import functools
 import logging
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import celpy
 from celpy import celtypes
-from celpy.evaluation import base_functions
+
+from edge.runtime.cel import compile_expression
 
 log = logging.getLogger("edge.runtime.pubsub")
 
 
-
-@functools.cache
-def _env() -> celpy.Environment:
-    # Built on first use: it takes a third of the sidecar's start-up time, and
-    # most sidecars have no routing rules.
-    return celpy.Environment()
-
-_NUMBERS = (celtypes.IntType, celtypes.UintType, celtypes.DoubleType)
-
-
 class RuleError(ValueError):
     """A match expression that is not valid CEL."""
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, _NUMBERS) and not isinstance(value, celtypes.BoolType)
-
-
-def _plain(value: Any) -> int | float:
-    return float(value) if isinstance(value, celtypes.DoubleType) else int(value)
-
-
-def _comparison(name: str, op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
-    base = base_functions[name]
-    equality = name in ("_==_", "_!=_")
-
-    def compare(a: Any, b: Any) -> Any:
-        if _number(a) and _number(b):
-            return celtypes.BoolType(op(_plain(a), _plain(b)))
-        related = isinstance(a, type(b)) or isinstance(b, type(a))
-        if equality and not related and not isinstance(a, Exception | type(None)) \
-                and not isinstance(b, Exception | type(None)):
-            return celtypes.BoolType(name == "_!=_")
-        return base(a, b)
-
-    return compare
-
-
-_FUNCTIONS = {name: _comparison(name, op) for name, op in (
-    ("_==_", operator.eq), ("_!=_", operator.ne), ("_<_", operator.lt),
-    ("_<=_", operator.le), ("_>_", operator.gt), ("_>=_", operator.ge))}
 
 
 @dataclass(frozen=True)
@@ -80,8 +35,7 @@ def compile_rule(match: str, path: str) -> Rule:
     if not text:
         return Rule("", path)
     try:
-        env = _env()
-        program = env.program(env.compile(text), functions=_FUNCTIONS)
+        program = compile_expression(text)
     except celpy.CELParseError as exc:
         where = f" (line {exc.line}, column {exc.column})" if getattr(exc, "line", None) else ""
         raise RuleError(f"match {text!r} is not a valid CEL expression{where}") from None

@@ -5,6 +5,7 @@ started once the app listens and stopped before the components close."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -31,6 +32,7 @@ from edge.runtime.pubsub.subscriptions import (
     from_app,
     from_document,
 )
+from edge.runtime.resiliency import OUTBOUND, PUBSUB, BreakerOpen, Policy, PolicyTimeout
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -114,16 +116,20 @@ class PubSubRuntime:
                             f"topic {topic} is not allowed for app id {self.app_id}")
         return item
 
+    def _outbound(self, name: str) -> Policy:
+        return self.sidecar.resiliency.component(name, PUBSUB, OUTBOUND)
+
     async def publish(self, name: str, topic: str, data: bytes,
                       metadata: dict[str, str]) -> None:
         item = self._check_publish(name, topic)
         start = time.perf_counter()
         try:
-            await item.component.publish(Message(topic, data, dict(metadata)))
+            message = Message(topic, data, dict(metadata))
+            await self._outbound(name).run(lambda: item.component.publish(message))
             metrics.pubsub_egress(name, topic, True, start)
         except Exception as exc:  # the broker's failure, whatever its kind, is reported
             metrics.pubsub_egress(name, topic, False, start)
-            if not isinstance(exc, PublishError):
+            if not isinstance(exc, PublishError | BreakerOpen | PolicyTimeout):
                 log.exception("publishing to %s/%s failed", name, topic)
             raise DaprError(Err.PUBSUB_PUBLISH_MESSAGE, f"error when publishing to topic "
                             f"{topic} in pubsub {name}: {exc}") from None
@@ -135,13 +141,13 @@ class PubSubRuntime:
         component = item.component
         if isinstance(component, BulkPublisher):
             try:
-                return await component.bulk_publish(entries)
+                return await self._outbound(name).run(lambda: component.bulk_publish(entries))
             except Exception as exc:  # the whole batch failed
                 return {entry.entry_id: str(exc) for entry in entries}
         failed: dict[str, str] = {}
         for entry in entries:  # one by one, so the order is kept
             try:
-                await component.publish(entry.message)
+                await self._outbound(name).run(functools.partial(component.publish, entry.message))
             except Exception as exc:  # reported per entry, as Dapr does
                 failed[entry.entry_id] = str(exc)
         return failed

@@ -52,12 +52,19 @@ async def method(request: web.Request) -> web.Response:
     started = time.time()
     entry: dict[str, Any] = {"kind": "call", "type": actor_type, "id": actor_id,
                              "method": name, "start": started, "port": port,
-                             "reentrancy": request.headers.get("Dapr-Reentrancy-Id")}
+                             "reentrancy": request.headers.get("Dapr-Reentrancy-Id"),
+                             "traceparent": request.headers.get("traceparent")}
     events.append(entry)
     answer: Any = {"port": port, "id": actor_id}
     base = f"/v1.0/actors/{actor_type}/{actor_id}"
     if name == "sleep":
         await asyncio.sleep(float(body.get("seconds", 0.2)))
+    elif name == "flaky":
+        # Fails the first `fails` calls of each actor, for the resiliency tests.
+        tries = sum(1 for e in events if e.get("method") == "flaky" and e["id"] == actor_id)
+        if tries <= int(body.get("fails", 0)):
+            return web.json_response({"tries": tries}, status=500)
+        answer = {"tries": tries}
     elif name == "save":
         status, text = await _sidecar("POST", base + "/state", json=body)
         answer = {"status": status, "text": text}
