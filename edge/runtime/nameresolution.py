@@ -16,6 +16,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.errors import ConfigError
+
 log = logging.getLogger("edge.runtime.nameresolution")
 
 HEARTBEAT = 2.0
@@ -28,6 +30,23 @@ CREATE TABLE IF NOT EXISTS sidecars (
     internal_port INTEGER NOT NULL, http_port INTEGER, grpc_port INTEGER, app_port INTEGER,
     pid INTEGER NOT NULL, run_pid INTEGER, started REAL NOT NULL, heartbeat REAL NOT NULL
 )"""
+
+
+# Name resolution components a Configuration may select (spec.nameResolution).
+SQLITE, MDNS = "sqlite", "mdns"
+
+
+def check_component(component: str, file: str | None) -> None:
+    """Refuse a name resolution edge cannot do; say what stands in for mDNS."""
+    name = component.strip().lower()
+    if name in ("", SQLITE):
+        return
+    if name == MDNS:
+        log.warning("spec.nameResolution mdns: sidecars on this host find each other through "
+                    "the SQLite registry in the edge home; other hosts are not searched")
+        return
+    raise ConfigError(f"name resolution {component!r} is not available in edge (supported: "
+                      "sqlite, mdns)", file=file, field="spec.nameResolution.component")
 
 
 @dataclass(frozen=True)

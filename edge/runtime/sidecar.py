@@ -24,7 +24,7 @@ from edge.runtime.components import Components
 from edge.runtime.config import Configuration, load_configuration
 from edge.runtime.home import edge_home, internal_secret, registry_file
 from edge.runtime.loader import load_resources
-from edge.runtime.nameresolution import Registry
+from edge.runtime.nameresolution import Registry, check_component
 from edge.runtime.pubsub import PubSubRuntime
 from edge.runtime.resiliency import Resiliency
 
@@ -107,6 +107,7 @@ class Sidecar:
         log.info("starting edge %s, app id %s", __version__, options.app_id)
         if options.config:
             self.config = load_configuration(options.config)
+            check_component(self.config.name_resolution.component, options.config)
         # Before the servers are built: they trace only if this turns tracing on.
         tracing.start(self)
         self.internal_secret = await asyncio.to_thread(internal_secret)

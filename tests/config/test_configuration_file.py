@@ -134,3 +134,13 @@ def test_readme_configuration_example_loads_without_warnings(tmp_path: Path, cap
         config = load_configuration(str(path))
     assert not caplog.records, caplog.text
     assert config.api.restricts_http and config.secrets.scopes and config.access_control.configured
+
+
+def test_name_resolution_component_is_checked(spawn, tmp_path: Path):
+    path = _config(tmp_path / "config.yaml", {"nameResolution": {"component": "consul"}})
+    output = failed_start(spawn, None, "--config", str(path))
+    line = next(x for x in output.splitlines() if "cannot start" in x)
+    assert "field 'spec.nameResolution.component'" in line and "consul" in line
+    mdns = _config(tmp_path / "mdns.yaml", {"nameResolution": {"component": "mdns"}})
+    sidecar = spawn.sidecar("app", None, args=["--config", str(mdns)])
+    assert "other hosts are not searched" in sidecar.output()
