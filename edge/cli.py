@@ -33,8 +33,9 @@ def _sidecar_flags(parser: argparse.ArgumentParser, for_run: bool) -> None:
     port_help = "a free port" if for_run else "3500"
     add("--dapr-http-port", "-H", type=int, default=None if for_run else 3500,
         help=f"port of the Dapr HTTP API (default {port_help})")
-    add("--dapr-grpc-port", "-G", type=int, default=None,
-        help="gRPC API port given to the app as DAPR_GRPC_PORT (gRPC is not served yet)")
+    add("--dapr-grpc-port", "-G", type=int, default=None if for_run else 50001,
+        help=f"port of the Dapr gRPC API, given to the app as DAPR_GRPC_PORT (default "
+        f"{'a free port' if for_run else '50001'}; 0: no gRPC API)")
     add("--dapr-internal-grpc-port", type=int, default=0, dest="internal_port",
         help="port other sidecars call this one on (HTTP in this version; default a free port)")
     add("--dapr-listen-addresses", default="127.0.0.1",

@@ -7,11 +7,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# gRPC status codes (grpc.StatusCode values) for the HTTP statuses Dapr answers with.
+_GRPC_BY_HTTP = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 10, 413: 8, 429: 8, 500: 13,
+                 501: 12, 503: 14, 504: 4}
+
 
 @dataclass(frozen=True)
 class Kind:
     code: str
     status: int
+    # The gRPC status code, where Dapr's differs from the HTTP status's usual one
+    # (a missing secret store is 401 over HTTP but InvalidArgument over gRPC).
+    grpc: int | None = None
+
+    @property
+    def grpc_code(self) -> int:
+        if self.grpc is not None:
+            return self.grpc
+        return _GRPC_BY_HTTP.get(self.status, 13 if self.status >= 500 else 3)
 
 
 class Err:
@@ -43,7 +56,7 @@ class Err:
     STATE_OPERATION_NOT_SUPPORTED = Kind("ERR_NOT_SUPPORTED_STATE_OPERATION", 400)
 
     SECRET_STORES_NOT_CONFIGURED = Kind("ERR_SECRET_STORES_NOT_CONFIGURED", 500)
-    SECRET_STORE_NOT_FOUND = Kind("ERR_SECRET_STORE_NOT_FOUND", 401)
+    SECRET_STORE_NOT_FOUND = Kind("ERR_SECRET_STORE_NOT_FOUND", 401, grpc=3)
     SECRET_GET = Kind("ERR_SECRET_GET", 500)
     # Secret scopes of the Configuration file (daprd pkg/messages ErrSecretPermissionDenied).
     SECRET_PERMISSION_DENIED = Kind("ERR_PERMISSION_DENIED", 403)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -168,6 +169,12 @@ class Sidecar(Process):
         if not any(a.startswith(("--metrics-port", "--enable-metrics")) for a in cmd):
             # Not daprd's 9090: many sidecars run at once, and the machine may use it.
             cmd += ["--metrics-port", str(free_port())]
+        # Nor 50001 for gRPC, for the same reason.
+        self.grpc_port = next((int(b) for a, b in itertools.pairwise(cmd)
+                               if a == "--dapr-grpc-port"), None)
+        if self.grpc_port is None:
+            self.grpc_port = free_port()
+            cmd += ["--dapr-grpc-port", str(self.grpc_port)]
         workdir.mkdir(parents=True, exist_ok=True)
         super().__init__(cmd, workdir / f"sidecar-{app_id}-{self.http_port}.log",
                          {"EDGE_HOME": str(workdir / "home"), **(env or {})}, cwd=workdir)

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +19,7 @@ from edge.api.server import internal_app, public_app
 from edge.components.base import ComponentContext
 from edge.runtime import metrics, tracing
 from edge.runtime.actors.runtime import ActorRuntime
+from edge.runtime.appgrpc import GrpcApp
 from edge.runtime.bindings import BindingsRuntime
 from edge.runtime.channel import HttpChannel, wait_for_port
 from edge.runtime.components import Components
@@ -62,6 +64,9 @@ class Sidecar:
         self.components = Components(ComponentContext(options.app_id, options.namespace,
                                                       edge_home()))
         self.app = HttpChannel(options.app_max_concurrency, metered=True)
+        # With --app-protocol grpc, the app is called through this instead.
+        self.app_grpc = GrpcApp(options.app_channel_address, options.app_port or 0,
+                                options.app_api_token) if options.app_protocol == "grpc" else None
         self.peers = HttpChannel()
         self.registry = Registry(registry_file())
         self.pubsub = PubSubRuntime(self)
@@ -73,6 +78,7 @@ class Sidecar:
         self.app_ready = False
         self.stop_requested = asyncio.Event()
         self._runners: list[web.AppRunner] = []
+        self._grpc: Any = None  # grpc.aio.Server, when --dapr-grpc-port is set
         self._tasks: set[asyncio.Task[None]] = set()
         self.internal_port = 0
         self.internal_secret = ""
@@ -125,6 +131,8 @@ class Sidecar:
         self.internal_port = internal
         log.info("HTTP API on %s port %d, internal port %d",
                  ",".join(options.listen_addresses), options.dapr_http_port, internal)
+        if options.dapr_grpc_port:
+            await self._serve_grpc()
         await self.registry.register(options.app_id, "127.0.0.1", internal, options.dapr_http_port,
                                      options.dapr_grpc_port, options.app_port)
         # Healthy only once other sidecars can find this one.
@@ -136,6 +144,14 @@ class Sidecar:
             self._tasks.add(asyncio.create_task(self._wait_for_app()))
         else:
             log.info("no app port given: sidecar runs without an app")
+
+    async def _serve_grpc(self) -> None:
+        # Imported here: a sidecar without a gRPC port does not load gRPC at all.
+        from edge.api.grpc.server import start
+
+        self._grpc = await start(self)
+        log.info("gRPC API on %s port %d", ",".join(self.options.listen_addresses),
+                 self.options.dapr_grpc_port)
 
     async def _follow_launcher(self, pid: int) -> None:
         """Stop when the `edge run` that started this sidecar is gone, even by
@@ -181,10 +197,15 @@ class Sidecar:
         await self.actors.stop()
         with contextlib.suppress(Exception):
             await self.registry.deregister()
+        if self._grpc is not None:
+            with contextlib.suppress(Exception):
+                await self._grpc.stop(self.options.graceful_shutdown_seconds)
         for runner in reversed(self._runners):
             with contextlib.suppress(Exception):
                 await runner.cleanup()
         await self.app.close()
+        if self.app_grpc is not None:
+            await self.app_grpc.close()
         await self.peers.close()
         await self.components.close()
         metrics.stop()

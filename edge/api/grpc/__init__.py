@@ -1,0 +1,1 @@
+"""Dapr's gRPC API (imported only when the sidecar serves it)."""

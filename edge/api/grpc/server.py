@@ -1,0 +1,156 @@
+"""The gRPC API: Dapr's `dapr.proto.runtime.v1.Dapr` service and the standard
+health service on --dapr-grpc-port.
+
+Each building block's module registers its methods with `@rpc("GetState")`;
+a method takes (sidecar, request, context) and returns the response (or, for a
+server-streaming method, yields them). Errors are DaprErrors, rendered here
+once: the status code Dapr gives them and a google.rpc.ErrorInfo detail with
+Dapr's reason. Nothing a client sends may take the sidecar down: any other
+exception is logged and answered INTERNAL. Methods no module registers answer
+UNIMPLEMENTED (the generated base class does that)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from edge.api.grpc.protos import dapr_grpc
+from edge.errors import DaprError, Err
+
+if TYPE_CHECKING:
+    from edge.runtime.sidecar import Sidecar
+
+log = logging.getLogger("edge.api.grpc")
+
+Handler = Callable[..., Any]
+HANDLERS: dict[str, Handler] = {}
+DOMAIN = "dapr.io"
+TOKEN = "dapr-api-token"
+
+
+def rpc(name: str) -> Callable[[Handler], Handler]:
+    """Register a handler for the Dapr service's method `name`."""
+
+    def register(fn: Handler) -> Handler:
+        if name in HANDLERS:
+            raise RuntimeError(f"gRPC method {name} registered twice")
+        HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def reason_of(error: DaprError) -> str:
+    """Dapr's ErrorInfo reason for an error code: ERR_STATE_GET -> DAPR_STATE_GET."""
+    code = error.kind.code
+    return "DAPR_" + code[4:] if code.startswith("ERR_") else code
+
+
+def status_of(error: DaprError) -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason=reason_of(error), domain=DOMAIN,
+                                       metadata={"errorCode": error.kind.code})
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return rpc_status.to_status(status_pb2.Status(code=error.kind.grpc_code,
+                                                  message=error.message, details=[detail]))
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: DaprError) -> None:
+    await context.abort_with_status(status_of(error))
+
+
+def _checked(sidecar: Sidecar, context: grpc.aio.ServicerContext) -> None:
+    token = sidecar.options.api_token
+    if token:
+        given = dict(context.invocation_metadata() or ()).get(TOKEN, "")
+        if given != token:
+            raise DaprError(Err.UNAUTHORIZED, "missing or wrong dapr-api-token metadata "
+                            "(DAPR_API_TOKEN is set)")
+
+
+def _unary(sidecar: Sidecar, name: str, fn: Handler) -> Handler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            _checked(sidecar, context)
+            return await fn(sidecar, request, context)
+        except DaprError as error:
+            await _abort(context, error)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception:  # a bug must answer INTERNAL, not end the sidecar
+            log.exception("gRPC %s failed", name)
+            await _abort(context, DaprError(Err.INTERNAL, f"{name} failed unexpectedly"))
+
+    return handle
+
+
+def _streaming(sidecar: Sidecar, name: str, fn: Handler) -> Handler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            _checked(sidecar, context)
+            async for response in fn(sidecar, request, context):
+                yield response
+        except DaprError as error:
+            await _abort(context, error)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception:
+            log.exception("gRPC %s failed", name)
+            await _abort(context, DaprError(Err.INTERNAL, f"{name} failed unexpectedly"))
+
+    return handle
+
+
+class _DaprService(dapr_grpc.DaprServicer):  # type: ignore[misc]
+    """The generated service; registered methods are set on the instance."""
+
+
+def _service(sidecar: Sidecar) -> _DaprService:
+    # Importing the modules registers their methods.
+    from edge.api.grpc import blocks  # noqa: F401
+
+    service = _DaprService()
+    for name in dir(dapr_grpc.DaprServicer):
+        if not name.startswith("_"):
+            setattr(service, name, _unimplemented(name))
+    for name, fn in HANDLERS.items():
+        wrap = _streaming if inspect.isasyncgenfunction(fn) else _unary
+        setattr(service, name, wrap(sidecar, name, fn))
+    return service
+
+
+def _unimplemented(name: str) -> Handler:
+    # The generated default raises in a worker thread and logs a traceback.
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                            f"{name} is not implemented by edge")
+
+    return handle
+
+
+async def start(sidecar: Sidecar) -> grpc.aio.Server:
+    """Serve on every listen address at --dapr-grpc-port."""
+    options = sidecar.options
+    limit = options.max_request_size_mb * 1024 * 1024
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", limit),
+                                      ("grpc.max_send_message_length", limit),
+                                      ("grpc.so_reuseport", 0)])
+    dapr_grpc.add_DaprServicer_to_server(_service(sidecar), server)
+    checker = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+    await checker.set("", health_pb2.HealthCheckResponse.SERVING)
+    for host in options.listen_addresses:
+        address = f"[{host}]" if ":" in host else host
+        if server.add_insecure_port(f"{address}:{options.dapr_grpc_port}") == 0:
+            raise OSError(f"gRPC API: cannot listen on {host}:{options.dapr_grpc_port}")
+    await server.start()
+    return server
