@@ -10,7 +10,7 @@ from aiohttp import web
 
 from edge import rawjson
 from edge.api.server import SIDECAR
-from edge.components.state.base import DeleteOp, SetOp, Transactional
+from edge.components.state.base import DeleteOp, SetOp
 from edge.errors import DaprError, Err
 from edge.runtime.actors.runtime import INTERNAL_PREFIX, ActorRuntime
 from edge.runtime.channel import Reply, forwardable
@@ -28,12 +28,6 @@ def _names(request: web.Request) -> tuple[str, str]:
 
 def _response(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
-
-
-def _state_key(request: web.Request, key: str) -> str:
-    # Dapr's actor state namespace: app id, actor type, actor id, key.
-    actor_type, actor_id = _names(request)
-    return f"{request.app[SIDECAR].options.app_id}||{actor_type}||{actor_id}||{key}"
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
@@ -70,17 +64,14 @@ async def invoke_internal(request: web.Request) -> web.Response:
 
 
 async def get_state(request: web.Request) -> web.Response:
-    store = _runtime(request).need_store()
-    try:
-        item = await store.get(_state_key(request, request.match_info["key"]))
-    except Exception as exc:
-        raise DaprError(Err.ACTOR_STATE_GET, f"error getting actor state: {exc}") from None
-    if item is None:
+    value = await _runtime(request).get_state(*_names(request), request.match_info["key"])
+    if value is None:
         return web.Response(status=204)
-    return web.Response(body=item.value, content_type="application/json")
+    return web.Response(body=value, content_type="application/json")
 
 
-def _operations(request: web.Request, body: bytes) -> list[SetOp | DeleteOp]:
+def _operations(body: bytes) -> list[SetOp | DeleteOp]:
+    """The operations, keyed by the actor's own keys."""
     try:
         ops = rawjson.loads_keeping(body.decode())
     except (ValueError, UnicodeDecodeError) as exc:
@@ -95,18 +86,19 @@ def _operations(request: web.Request, body: bytes) -> list[SetOp | DeleteOp]:
             raise DaprError(Err.MALFORMED_REQUEST, "each operation needs request.key")
         kind = op.get("operation")
         if kind == "delete":
-            found.append(DeleteOp(_state_key(request, key)))
+            found.append(DeleteOp(key))
         elif kind == "upsert":
             value = req.get("value")
             raw = value.text.encode() if isinstance(value, rawjson.RawValue) else b"null"
-            found.append(SetOp(_state_key(request, key), raw, ttl=_ttl(req.get("metadata"))))
+            found.append(SetOp(key, raw, ttl=ttl_of(req.get("metadata"))))
         else:
             raise DaprError(Err.MALFORMED_REQUEST, f"operation type {kind!r} not supported "
                             "(upsert or delete)")
     return found
 
 
-def _ttl(metadata: Any) -> float | None:
+def ttl_of(metadata: Any) -> float | None:
+    """ttlInSeconds of an operation's metadata; none when absent or not positive."""
     raw = metadata.get("ttlInSeconds") if isinstance(metadata, dict) else None
     if raw in (None, ""):
         return None
@@ -119,18 +111,9 @@ def _ttl(metadata: Any) -> float | None:
 
 async def transact_state(request: web.Request) -> web.Response:
     runtime = _runtime(request)
-    store = runtime.need_store()
-    actor_type, actor_id = _names(request)
-    ops = _operations(request, await request.read())
-    runtime.require_hosted(actor_type, actor_id)
-    if not isinstance(store, Transactional):
-        raise DaprError(Err.ACTOR_STATE_TRANSACTION_SAVE, f"state store {store.name} does not "
-                        "support transactions")
-    try:
-        await store.transact(ops)
-    except Exception as exc:
-        raise DaprError(Err.ACTOR_STATE_TRANSACTION_SAVE, f"error saving actor transaction "
-                        f"state: {exc}") from None
+    runtime.need_store()
+    ops = _operations(await request.read())
+    await runtime.transact_state(*_names(request), ops)
     return web.Response(status=204)
 
 

@@ -13,6 +13,7 @@ os.environ.setdefault("DAPR_SKIP_LEGACY_CHECK", "1")
 from dapr.clients import DaprClient
 from dapr.conf import settings
 
+from tests.actors.conftest import host  # noqa: F401 (actor hosts, for test_actors)
 from tests.harness import Sidecar
 
 

@@ -23,6 +23,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from edge.api.grpc import blocks
 from edge.api.grpc.protos import dapr_grpc
 from edge.errors import DaprError, Err
 
@@ -115,9 +116,7 @@ class _DaprService(dapr_grpc.DaprServicer):  # type: ignore[misc]
 
 
 def _service(sidecar: Sidecar) -> _DaprService:
-    # Importing the modules registers their methods.
-    from edge.api.grpc import blocks  # noqa: F401
-
+    blocks.load()
     service = _DaprService()
     for name in dir(dapr_grpc.DaprServicer):
         if not name.startswith("_"):

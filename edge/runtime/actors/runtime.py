@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from multidict import CIMultiDict
 
-from edge.components.state.base import StateStore
+from edge.components.state.base import DeleteOp, SetOp, StateStore, Transactional
 from edge.errors import DaprError, Err
 from edge.runtime import metrics, tracing
 from edge.runtime.actors.config import ActorConfig, parse_config
@@ -94,6 +94,35 @@ class ActorRuntime:
 
     def hosts(self, actor_type: str) -> bool:
         return actor_type in self.config.types
+
+    # -- state (the actor state store, keyed as Dapr keys it)
+
+    def state_key(self, actor_type: str, actor_id: str, key: str) -> str:
+        return f"{self.sidecar.options.app_id}||{actor_type}||{actor_id}||{key}"
+
+    async def get_state(self, actor_type: str, actor_id: str, key: str) -> bytes | None:
+        store = self.need_store()
+        try:
+            item = await store.get(self.state_key(actor_type, actor_id, key))
+        except Exception as exc:  # the store's failure, whatever its kind, is reported
+            raise DaprError(Err.ACTOR_STATE_GET, f"error getting actor state: {exc}") from None
+        return None if item is None else item.value
+
+    async def transact_state(self, actor_type: str, actor_id: str,
+                             ops: list[SetOp | DeleteOp]) -> None:
+        """Ops keyed by the actor's own keys; written at once, by the actor's host."""
+        store = self.need_store()
+        self.require_hosted(actor_type, actor_id)
+        if not isinstance(store, Transactional):
+            raise DaprError(Err.ACTOR_STATE_TRANSACTION_SAVE, f"state store {store.name} does "
+                            "not support transactions")
+        for op in ops:
+            op.key = self.state_key(actor_type, actor_id, op.key)
+        try:
+            await store.transact(ops)
+        except Exception as exc:
+            raise DaprError(Err.ACTOR_STATE_TRANSACTION_SAVE, f"error saving actor transaction "
+                            f"state: {exc}") from None
 
     def require_hosted(self, actor_type: str, actor_id: str) -> None:
         """Timers and state writes belong to the sidecar hosting the actor, as in Dapr."""
