@@ -1,4 +1,5 @@
-"""The API allow and deny lists of the Configuration file (`spec.api`).
+"""The API allow and deny lists of the Configuration file (`spec.api`), for
+the HTTP API (rules with `protocol: http`) and the gRPC API (`protocol: grpc`).
 
 daprd applies them when it builds its router: an API that is not allowed is
 simply not routed, so a call to it falls through to what serves unknown
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from edge.errors import DaprError, Err
-from edge.runtime.config import ApiRule
+from edge.runtime.config import ApiRule, ApiSpec
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -87,3 +88,40 @@ def api_access(sidecar: Sidecar) -> Callable[..., Awaitable[web.StreamResponse]]
                         f"{name} API is not allowed by {where})")
 
     return check
+
+
+# The gRPC API's groups, by method, as daprd's allow lists name them.
+_GRPC_GROUPS = {
+    "state": ("GetState", "GetBulkState", "SaveState", "DeleteState", "DeleteBulkState",
+              "ExecuteStateTransaction", "QueryStateAlpha1"),
+    "invoke": ("InvokeService",),
+    "publish": ("PublishEvent", "BulkPublishEventAlpha1", "BulkPublishEvent"),
+    "subscribe": ("SubscribeTopicEventsAlpha1",),
+    "bindings": ("InvokeBinding",),
+    "secrets": ("GetSecret", "GetBulkSecret"),
+    "actors": ("InvokeActor", "GetActorState", "ExecuteActorStateTransaction",
+               "RegisterActorTimer", "UnregisterActorTimer", "RegisterActorReminder",
+               "UnregisterActorReminder", "GetActorReminder"),
+    "metadata": ("GetMetadata", "SetMetadata"),
+    "shutdown": ("Shutdown",),
+    "configuration": ("GetConfiguration", "GetConfigurationAlpha1", "SubscribeConfiguration",
+                      "SubscribeConfigurationAlpha1", "UnsubscribeConfiguration",
+                      "UnsubscribeConfigurationAlpha1"),
+    "lock": ("TryLockAlpha1",),
+    "unlock": ("UnlockAlpha1",),
+}
+_GRPC_GROUP_OF = {method: group for group, methods in _GRPC_GROUPS.items() for method in methods}
+
+
+def _grpc_matches(method: str, rules: tuple[ApiRule, ...]) -> bool:
+    group = _GRPC_GROUP_OF.get(method, method)
+    version = "v1alpha1" if method.endswith("Alpha1") else "v1"
+    return any(rule.name == group and rule.version in (version, "") for rule in rules)
+
+
+def grpc_allowed(method: str, api: ApiSpec) -> bool:
+    """Whether spec.api lets the gRPC method be called (health is never listed)."""
+    allowed, denied = api.grpc_rules(api.allowed), api.grpc_rules(api.denied)
+    if denied and _grpc_matches(method, denied):
+        return False
+    return not allowed or _grpc_matches(method, allowed)

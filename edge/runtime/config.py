@@ -117,6 +117,9 @@ class ApiSpec:
     def http_rules(self, rules: tuple[ApiRule, ...]) -> tuple[ApiRule, ...]:
         return tuple(r for r in rules if r.protocol.lower() == "http")
 
+    def grpc_rules(self, rules: tuple[ApiRule, ...]) -> tuple[ApiRule, ...]:
+        return tuple(r for r in rules if r.protocol.lower() == "grpc")
+
     @property
     def restricts_http(self) -> bool:
         return bool(self.http_rules(self.allowed) or self.http_rules(self.denied))

@@ -6,8 +6,10 @@ import socket
 
 import grpc
 import pytest
+import yaml
 from dapr.clients.exceptions import DaprGrpcError
-from dapr.proto.runtime.v1 import dapr_pb2_grpc, jobs_pb2
+from dapr.proto.runtime.v1 import actors_pb2, dapr_pb2_grpc, jobs_pb2
+from google.protobuf import empty_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.harness import wait_until
@@ -70,3 +72,27 @@ def test_shutdown_over_grpc_stops_the_sidecar(spawn, client_for):
     client_for(sidecar).shutdown()
     wait_until(lambda: sidecar.proc.poll() is not None, timeout=15)
     assert sidecar.proc.returncode == 0
+
+
+def test_api_allow_and_deny_lists_apply_to_grpc_methods(spawn, tmp_path, client_for):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "apiVersion": "dapr.io/v1alpha1", "kind": "Configuration", "metadata": {"name": "c"},
+        "spec": {"api": {
+            "allowed": [{"name": "metadata", "version": "v1", "protocol": "grpc"},
+                        {"name": "shutdown", "version": "v1", "protocol": "grpc"}],
+            "denied": [{"name": "shutdown", "version": "v1", "protocol": "grpc"}]}}}))
+    sidecar = spawn.sidecar("listed", args=["--config", str(config)])
+    client = client_for(sidecar)
+    assert client.get_metadata().application_id == "listed"
+    with grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}") as channel:
+        stub = dapr_pb2_grpc.DaprStub(channel)
+        for call, request in ((stub.InvokeActor, actors_pb2.InvokeActorRequest()),
+                              (stub.Shutdown, empty_pb2.Empty())):
+            with pytest.raises(grpc.RpcError) as refused:
+                call(request, timeout=5)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert "not allowed by spec.api" in refused.value.details()
+    # gRPC rules leave the HTTP API alone.
+    assert sidecar.client().get("/v1.0/metadata").status_code == 200
+    assert sidecar.proc.poll() is None

@@ -23,6 +23,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from edge.api.access import grpc_allowed
 from edge.api.grpc import blocks
 from edge.api.grpc.protos import dapr_grpc
 from edge.errors import DaprError, Err
@@ -124,7 +125,18 @@ def _service(sidecar: Sidecar) -> _DaprService:
     for name, fn in HANDLERS.items():
         wrap = _streaming if inspect.isasyncgenfunction(fn) else _unary
         setattr(service, name, wrap(sidecar, name, fn))
+    for name in HANDLERS:
+        if not grpc_allowed(name, sidecar.config.api):
+            setattr(service, name, _refused(name, sidecar.config.file or "the Configuration"))
     return service
+
+
+def _refused(name: str, where: str) -> Handler:
+    async def handle(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                            f"{name} is not allowed by spec.api of {where}")
+
+    return handle
 
 
 def _unimplemented(name: str) -> Handler:
