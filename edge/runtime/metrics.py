@@ -310,6 +310,13 @@ class Recorder:
                                         "success")
         self._bulk_pubsub(count, histogram)
         self._actors(count)
+        # gRPC API
+        self.grpc_completed = count("dapr_grpc_io_server_completed_rpcs",
+                                    "gRPC API calls the sidecar answered.",
+                                    "grpc_server_method", "grpc_server_status")
+        self.grpc_latency = histogram("dapr_grpc_io_server_server_latency",
+                                      "Time the sidecar took to answer a gRPC API call (ms).",
+                                      "grpc_server_method", "grpc_server_status")
         # Resiliency
         policy_labels = ("name", "policy", "namespace", "flow_direction", "target", "status")
         self.resiliency_loaded = count("dapr_resiliency_loaded",
@@ -742,3 +749,12 @@ def breaker_state(name: str, direction: str, target: str, state: str) -> None:
         for each in BREAKER_STATES:
             current.breaker_state.set(current.app_id, name, "circuitbreaker", current.namespace,
                                       direction, target, each, value=1.0 if each == state else 0.0)
+
+
+def grpc_served(method: str, status: str, start_time: float) -> None:
+    """One gRPC API call; `method` is the full name (/dapr.proto.runtime.v1.Dapr/GetState)."""
+    current = _recorder
+    if current is not None:
+        labels = (current.app_id, method, status)
+        current.grpc_completed.inc(*labels)
+        current.grpc_latency.labels(*labels).observe(_ms_since(start_time))

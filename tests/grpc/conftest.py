@@ -15,6 +15,7 @@ from dapr.conf import settings
 
 from tests.actors.conftest import host  # noqa: F401 (actor hosts, for test_actors)
 from tests.harness import Sidecar
+from tests.tracing.conftest import collector  # noqa: F401 (the Zipkin collector fixture)
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ UNIMPLEMENTED (the generated base class does that)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ from edge.api.access import grpc_allowed
 from edge.api.grpc import blocks
 from edge.api.grpc.protos import dapr_grpc
 from edge.errors import DaprError, Err
+from edge.runtime import metrics, tracing
 
 if TYPE_CHECKING:
     from edge.runtime.sidecar import Sidecar
@@ -36,6 +39,8 @@ log = logging.getLogger("edge.api.grpc")
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
 DOMAIN = "dapr.io"
+SERVICE = "/dapr.proto.runtime.v1.Dapr/"
+_CODES = {code.value[0]: code for code in grpc.StatusCode}  # number -> StatusCode
 TOKEN = "dapr-api-token"
 
 
@@ -79,35 +84,54 @@ def _checked(sidecar: Sidecar, context: grpc.aio.ServicerContext) -> None:
                             "(DAPR_API_TOKEN is set)")
 
 
+@contextlib.asynccontextmanager
+async def _serving(sidecar: Sidecar, name: str,
+                   context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+    """One call: token check, trace span, metrics, and errors rendered as statuses."""
+    started = time.perf_counter()
+    span = tracing.start_span(SERVICE + name, tracing.SERVER,
+                              tracing.from_headers(dict(context.invocation_metadata() or ())),
+                              rpc__service="Dapr", rpc__method=name, dapr__protocol="grpc")
+    token = tracing.current.set(span.context) if span is not None else None
+    code = grpc.StatusCode.OK
+    try:
+        _checked(sidecar, context)
+        yield
+    except DaprError as error:
+        code = _CODES.get(error.kind.grpc_code, grpc.StatusCode.UNKNOWN)
+        await _abort(context, error)
+    except asyncio.CancelledError:
+        code = grpc.StatusCode.CANCELLED
+        raise
+    except grpc.aio.AbortError:
+        code = context.code() or grpc.StatusCode.UNKNOWN
+        raise
+    except Exception:  # a bug must answer INTERNAL, not end the sidecar
+        log.exception("gRPC %s failed", name)
+        code = grpc.StatusCode.INTERNAL
+        await _abort(context, DaprError(Err.INTERNAL, f"{name} failed unexpectedly"))
+    finally:
+        if token is not None:
+            tracing.current.reset(token)
+        metrics.grpc_served(SERVICE + name, code.name, started)
+        if span is not None:
+            span.tag(rpc__grpc__status_code=code.value[0])
+            tracing.finish(span)
+
+
 def _unary(sidecar: Sidecar, name: str, fn: Handler) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        try:
-            _checked(sidecar, context)
+        async with _serving(sidecar, name, context):
             return await fn(sidecar, request, context)
-        except DaprError as error:
-            await _abort(context, error)
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            raise
-        except Exception:  # a bug must answer INTERNAL, not end the sidecar
-            log.exception("gRPC %s failed", name)
-            await _abort(context, DaprError(Err.INTERNAL, f"{name} failed unexpectedly"))
 
     return handle
 
 
 def _streaming(sidecar: Sidecar, name: str, fn: Handler) -> Handler:
     async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-        try:
-            _checked(sidecar, context)
+        async with _serving(sidecar, name, context):
             async for response in fn(sidecar, request, context):
                 yield response
-        except DaprError as error:
-            await _abort(context, error)
-        except (asyncio.CancelledError, grpc.aio.AbortError):
-            raise
-        except Exception:
-            log.exception("gRPC %s failed", name)
-            await _abort(context, DaprError(Err.INTERNAL, f"{name} failed unexpectedly"))
 
     return handle
 
