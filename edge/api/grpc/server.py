@@ -28,6 +28,7 @@ from grpc_status import rpc_status
 from edge.api.access import grpc_allowed
 from edge.api.grpc import blocks
 from edge.api.grpc.protos import dapr_grpc
+from edge.api.grpc.proxy import Proxy
 from edge.errors import DaprError, Err
 from edge.runtime import metrics, tracing
 
@@ -180,6 +181,7 @@ async def start(sidecar: Sidecar) -> grpc.aio.Server:
                                       ("grpc.max_send_message_length", limit),
                                       ("grpc.so_reuseport", 0)])
     dapr_grpc.add_DaprServicer_to_server(_service(sidecar), server)
+    server.add_generic_rpc_handlers((Proxy(sidecar),))
     checker = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     await checker.set("", health_pb2.HealthCheckResponse.SERVING)
