@@ -55,6 +55,14 @@ def loads_keeping(text: str, field: str | None = "value") -> Any:
     return result
 
 
+def check(text: str) -> None:
+    """Raise RawJSONError unless text is one JSON value, by the rules a stored
+    value is held to (a value saved over gRPC with contentType application/json)."""
+    end, _ = _raw(text, _skip(text, 0))
+    if _skip(text, end) != len(text):
+        raise RawJSONError(f"extra data after the JSON document at offset {end}")
+
+
 def _skip(text: str, pos: int) -> int:
     match = _SPACE.match(text, pos)
     assert match is not None

@@ -5,7 +5,10 @@ A change reaches the app as daprd sends it: for each changed key, a POST to
 /configuration/{store}/{key} whose body is the whole update,
 {"id": subscription id, "items": {key: {value, version, metadata}}}; a deleted
 key's item is {}. The app is expected to answer 200; anything else is logged
-and the update is not sent again (daprd, without a resiliency policy, neither)."""
+and the update is not sent again (daprd, without a resiliency policy, neither).
+
+find_store, get_items and subscribe are shared with gRPC
+(edge.api.grpc.configuration), whose subscriptions stream their updates."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from multidict import CIMultiDict
 from edge.api.server import SIDECAR
 from edge.components.configuration.base import (
     Changes,
+    ConfigurationItem,
     ConfigurationStore,
     SubscriptionNotFound,
     UpdateCallback,
@@ -38,12 +42,11 @@ log = logging.getLogger("edge.api.configuration")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
-def _store(request: web.Request) -> ConfigurationStore:
-    stores = request.app[SIDECAR].components.of(ConfigurationStore)
+def find_store(sidecar: Sidecar, name: str) -> ConfigurationStore:
+    stores = sidecar.components.of(ConfigurationStore)
     if not stores:
         raise DaprError(Err.CONFIGURATION_STORE_NOT_CONFIGURED,
                         "no configuration store is configured")
-    name = request.match_info["store"]
     store = stores.get(name)
     if store is None:
         raise DaprError(Err.CONFIGURATION_STORE_NOT_FOUND, f"configuration store {name} not found")
@@ -58,19 +61,38 @@ def _metadata(request: web.Request) -> dict[str, str]:
     return {k[len("metadata."):]: v for k, v in request.query.items() if k.startswith("metadata.")}
 
 
-def _outbound(request: web.Request, store: ConfigurationStore) -> Policy:
-    return request.app[SIDECAR].resiliency.component(store.name, CONFIGURATION, OUTBOUND)
+def _store(request: web.Request) -> ConfigurationStore:
+    return find_store(request.app[SIDECAR], request.match_info["store"])
 
 
-async def get_configuration(request: web.Request) -> web.Response:
-    store = _store(request)
-    keys = _keys(request)
+def _outbound(sidecar: Sidecar, store: ConfigurationStore) -> Policy:
+    return sidecar.resiliency.component(store.name, CONFIGURATION, OUTBOUND)
+
+
+async def get_items(sidecar: Sidecar, store: ConfigurationStore, keys: list[str],
+                    meta: dict[str, str]) -> dict[str, ConfigurationItem]:
     try:
-        items = await _outbound(request, store).run(lambda: store.get(keys, _metadata(request)))
+        return await _outbound(sidecar, store).run(lambda: store.get(keys, meta))
     except Exception as exc:
         log.warning("configuration store %s: get failed: %s", store.name, exc)
         raise DaprError(Err.CONFIGURATION_GET, f"failed to get {keys} from configuration store "
                         f"{store.name}: {exc}") from None
+
+
+async def subscribe(sidecar: Sidecar, store: ConfigurationStore, keys: list[str],
+                    meta: dict[str, str], callback: UpdateCallback) -> str:
+    """A new subscription's id; the callback gets each change from now on."""
+    try:
+        return await _outbound(sidecar, store).run(lambda: store.subscribe(keys, meta, callback))
+    except Exception as exc:
+        log.warning("configuration store %s: subscribe failed: %s", store.name, exc)
+        raise DaprError(Err.CONFIGURATION_SUBSCRIBE, f"failed to subscribe {keys} from "
+                        f"configuration store {store.name}: {exc}") from None
+
+
+async def get_configuration(request: web.Request) -> web.Response:
+    store = _store(request)
+    items = await get_items(request.app[SIDECAR], store, _keys(request), _metadata(request))
     if not items:
         # daprd answers an empty result with 204 and no body.
         return web.Response(status=204)
@@ -105,14 +127,8 @@ async def subscribe_configuration(request: web.Request) -> web.Response:
     if sidecar.options.app_port is None:
         raise DaprError(Err.APP_CHANNEL_NIL, "app channel is not initialized: cannot subscribe "
                         "to configuration updates without --app-port")
-    keys = _keys(request)
-    try:
-        subscription_id = await _outbound(request, store).run(
-            lambda: store.subscribe(keys, _metadata(request), _pusher(sidecar, store.name)))
-    except Exception as exc:
-        log.warning("configuration store %s: subscribe failed: %s", store.name, exc)
-        raise DaprError(Err.CONFIGURATION_SUBSCRIBE, f"failed to subscribe {keys} from "
-                        f"configuration store {store.name}: {exc}") from None
+    subscription_id = await subscribe(sidecar, store, _keys(request), _metadata(request),
+                                      _pusher(sidecar, store.name))
     return web.json_response({"id": subscription_id})
 
 

@@ -3,21 +3,27 @@ POST /v1.0-alpha1/unlock/{store}.
 
 Checks run in daprd's order, so a client gets the error Dapr would give:
 for a lock, expiryInSeconds first; then whether any lock store exists,
-resourceId, lockOwner, and only then whether the named store exists."""
+resourceId, lockOwner, and only then whether the named store exists.
+
+check_expiry, find_store, acquire and release are shared with gRPC
+(edge.api.grpc.lock)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from edge.api.server import SIDECAR
-from edge.components.lock.base import IllegalKey, LockStore
+from edge.components.lock.base import IllegalKey, LockStore, UnlockStatus
 from edge.errors import DaprError, Err
 from edge.runtime.resiliency import LOCK, OUTBOUND, Policy
+
+if TYPE_CHECKING:
+    from edge.runtime.sidecar import Sidecar
 
 log = logging.getLogger("edge.api.lock")
 
@@ -77,9 +83,14 @@ def _expiry(body: dict[str, Any]) -> int:
     return number
 
 
-def _store(request: web.Request, resource_id: str, owner: str) -> LockStore:
-    name = request.match_info["store"]
-    stores = request.app[SIDECAR].components.of(LockStore)
+def check_expiry(expiry: int, name: str) -> None:
+    if expiry <= 0:
+        raise _malformed(f"ExpiryInSeconds is not positive in lock store {name}")
+
+
+def find_store(sidecar: Sidecar, name: str, resource_id: str, owner: str) -> LockStore:
+    """The named lock store, after daprd's checks of the request in daprd's order."""
+    stores = sidecar.components.of(LockStore)
     if not stores:
         raise DaprError(Err.LOCK_STORE_NOT_CONFIGURED, "lock store is not configured")
     if not resource_id:
@@ -98,37 +109,47 @@ def _log_failure(store: LockStore, exc: Exception) -> None:
         log.warning("lock store %s failed: %r", store.name, exc)
 
 
-def _outbound(request: web.Request, store: LockStore) -> Policy:
-    return request.app[SIDECAR].resiliency.component(store.name, LOCK, OUTBOUND)
+def _outbound(sidecar: Sidecar, store: LockStore) -> Policy:
+    return sidecar.resiliency.component(store.name, LOCK, OUTBOUND)
+
+
+async def acquire(sidecar: Sidecar, store: LockStore, resource_id: str, owner: str,
+                  expiry: int) -> bool:
+    try:
+        key = store.lock_key(resource_id)
+        return await _outbound(sidecar, store).run(lambda: store.try_lock(key, owner, expiry))
+    except Exception as exc:  # whatever the store fails with, Dapr reports ERR_TRY_LOCK
+        _log_failure(store, exc)
+        raise DaprError(Err.TRY_LOCK, f"failed to try acquiring lock: {exc}") from exc
+
+
+async def release(sidecar: Sidecar, store: LockStore, resource_id: str,
+                  owner: str) -> UnlockStatus:
+    try:
+        key = store.lock_key(resource_id)
+        return await _outbound(sidecar, store).run(lambda: store.unlock(key, owner))
+    except Exception as exc:  # as above: ERR_UNLOCK, never an unrelated code
+        _log_failure(store, exc)
+        raise DaprError(Err.UNLOCK, f"failed to release lock: {exc}") from exc
 
 
 async def try_lock(request: web.Request) -> web.Response:
     body = await _body(request)
     resource_id, owner = _string(body, "resourceId"), _string(body, "lockOwner")
     expiry = _expiry(body)
-    if expiry <= 0:
-        raise _malformed("ExpiryInSeconds is not positive in lock store "
-                         f"{request.match_info['store']}")
-    store = _store(request, resource_id, owner)
-    try:
-        key = store.lock_key(resource_id)
-        success = await _outbound(request, store).run(lambda: store.try_lock(key, owner, expiry))
-    except Exception as exc:  # whatever the store fails with, Dapr reports ERR_TRY_LOCK
-        _log_failure(store, exc)
-        raise DaprError(Err.TRY_LOCK, f"failed to try acquiring lock: {exc}") from exc
+    name, sidecar = request.match_info["store"], request.app[SIDECAR]
+    check_expiry(expiry, name)
+    store = find_store(sidecar, name, resource_id, owner)
+    success = await acquire(sidecar, store, resource_id, owner, expiry)
     return web.json_response({"success": success})
 
 
 async def unlock(request: web.Request) -> web.Response:
     body = await _body(request)
     resource_id, owner = _string(body, "resourceId"), _string(body, "lockOwner")
-    store = _store(request, resource_id, owner)
-    try:
-        key = store.lock_key(resource_id)
-        status = await _outbound(request, store).run(lambda: store.unlock(key, owner))
-    except Exception as exc:  # as above: ERR_UNLOCK, never an unrelated code
-        _log_failure(store, exc)
-        raise DaprError(Err.UNLOCK, f"failed to release lock: {exc}") from exc
+    sidecar = request.app[SIDECAR]
+    store = find_store(sidecar, request.match_info["store"], resource_id, owner)
+    status = await release(sidecar, store, resource_id, owner)
     return web.json_response({"status": int(status)})
 
 

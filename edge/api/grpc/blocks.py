@@ -6,6 +6,10 @@ import importlib
 MODULES = (
     "metadata",
     "actors",
+    "state",
+    "secrets",
+    "configuration",
+    "lock",
 )
 
 
