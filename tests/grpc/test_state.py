@@ -1,7 +1,7 @@
 """The state API over gRPC, called as apps call it: the Python SDK's
 DaprClient, and the generated stub where the SDK does not reach (DeleteBulkState,
-response metadata). One sidecar with a SQLite and an in-memory store serves
-the module; every test uses its own keys."""
+response metadata). The sidecar of the HTTP state tests serves these too; every
+test uses its own keys."""
 
 from __future__ import annotations
 
@@ -19,52 +19,29 @@ from dapr.proto.common.v1 import common_pb2 as common
 from dapr.proto.runtime.v1 import dapr_pb2_grpc
 from dapr.proto.runtime.v1 import state_pb2 as pb
 
-from tests.conftest import Spawner
 from tests.grpc.failures import failure
-from tests.harness import Sidecar, write_component
+from tests.state import conftest as state_tests
+from tests.state.helpers import new_key as key
 
 pytestmark = pytest.mark.filterwarnings("ignore:The State Store Query API:UserWarning")
 
-STORES = ("sqlite", "memory")
+# The HTTP state tests' fixtures: their sidecar (stores `sqlite` and `memory`, app id
+# `stateapp`), an HTTP client of it, and a test run once per store.
+state_sidecar, http, store = state_tests.state_sidecar, state_tests.http, state_tests.store
+
 INVALID, ABORTED, INTERNAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ABORTED,
                               grpc.StatusCode.INTERNAL)
 
 
-@pytest.fixture(scope="module")
-def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sidecar]:
-    workdir = tmp_path_factory.mktemp("grpcstate")
-    folder = workdir / "resources"
-    write_component(folder, "sqlite", "state.sqlite", {"connectionString": str(workdir / "s.db")})
-    write_component(folder, "memory", "state.in-memory")
-    spawner = Spawner(workdir)
-    yield spawner.sidecar("grpcstate", folder)
-    spawner.close()
+@pytest.fixture
+def client(state_sidecar, client_for):
+    return client_for(state_sidecar)
 
 
 @pytest.fixture
-def client(sidecar, client_for):
-    return client_for(sidecar)
-
-
-@pytest.fixture
-def stub(sidecar) -> Iterator[dapr_pb2_grpc.DaprStub]:
-    with grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}") as channel:
+def stub(state_sidecar) -> Iterator[dapr_pb2_grpc.DaprStub]:
+    with grpc.insecure_channel(f"127.0.0.1:{state_sidecar.grpc_port}") as channel:
         yield dapr_pb2_grpc.DaprStub(channel)
-
-
-@pytest.fixture
-def http(sidecar):
-    with sidecar.client() as client:
-        yield client
-
-
-@pytest.fixture(params=STORES)
-def store(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def key(label: str = "k") -> str:
-    return f"{label}-{uuid.uuid4().hex[:12]}"
 
 
 def refused(call, *args, **kwargs) -> tuple[grpc.StatusCode, str, str]:
@@ -109,17 +86,17 @@ def test_values_are_kept_byte_for_byte_and_shared_with_http(client, http, store)
 
 
 def test_content_type_json_keeps_the_value_as_json(client, http):
-    as_json, as_bytes = key("json"), key("bytes")
-    client.save_state("sqlite", as_json, '{"city": "Lyon", "n": 1}',
+    as_json, as_bytes, city = key("json"), key("bytes"), key("city")
+    client.save_state("sqlite", as_json, json.dumps({"city": city, "n": 1}),
                       state_metadata={"contentType": "application/json"})
-    client.save_state("sqlite", as_bytes, '{"city": "Lyon", "n": 2}')
+    client.save_state("sqlite", as_bytes, json.dumps({"city": city, "n": 2}))
     over_http = http.get(f"/v1.0/state/sqlite/{as_json}")
     assert over_http.headers["content-type"].startswith("application/json")
-    assert over_http.json() == {"city": "Lyon", "n": 1}
+    assert over_http.json() == {"city": city, "n": 1}
     # Queries see JSON values only; the same text saved as bytes stays opaque.
-    found = client.query_state("sqlite", '{"filter": {"EQ": {"city": "Lyon"}}}').results
+    found = client.query_state("sqlite", json.dumps({"filter": {"EQ": {"city": city}}})).results
     assert [r.key for r in found] == [as_json]
-    assert found[0].value == b'{"city": "Lyon", "n": 1}'
+    assert found[0].value == json.dumps({"city": city, "n": 1}).encode()
 
     code, error, message = refused(client.save_state, "sqlite", key(), "{not json",
                                    state_metadata={"contentType": "application/json"})
@@ -267,13 +244,13 @@ def test_query_pages_and_sorts(client, http):
                                       "state store does not support querying")
 
 
-def test_keys_carry_the_app_id_prefix(sidecar, client):
+def test_keys_carry_the_app_id_prefix(state_sidecar, client):
     k = key("prefixed")
     client.save_state("sqlite", k, "v")
-    db = sidecar.log.parent / "s.db"
+    db = state_sidecar.log.parent / "s.db"
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT key FROM state WHERE key LIKE ?", (f"%{k}",)).fetchall()
-    assert rows == [(f"grpcstate||{k}",)]
+    assert rows == [(f"stateapp||{k}",)]
     for call, args in ((client.get_state, ("sqlite", "a||b")),
                        (client.save_state, ("sqlite", "a||b", "v")),
                        (client.delete_state, ("sqlite", "a||b")),
