@@ -42,24 +42,24 @@ def _first_write(item: common.StateItem | pb.DeleteStateRequest) -> bool:
     return item.HasField("options") and item.options.concurrency == _FIRST_WRITE
 
 
-def _value(item: common.StateItem, meta: Mapping[str, str]) -> tuple[bytes, bool]:
-    """The value to keep, and whether it is binary."""
+def _is_binary(item: common.StateItem, meta: Mapping[str, str]) -> bool:
+    """Whether the value is kept as bytes: unless contentType says JSON, which it must be."""
     if meta.get("contentType") != _JSON:
-        return item.value, True
+        return True
     try:
         check(item.value.decode("utf-8"))
     except (UnicodeDecodeError, RawJSONError) as exc:
         raise state.malformed(f"the value of key {item.key} is not JSON, though its metadata "
                               f"contentType is {_JSON}: {exc}") from None
-    return item.value, False
+    return False
 
 
 def _set_op(store: StateStore, item: common.StateItem,
             shared: Mapping[str, str] | None = None) -> SetOp:
     meta = {**(shared or {}), **item.metadata}  # the item's own metadata wins
-    key = state.full_key(store, item.key)
-    value, binary = _value(item, meta)
-    return SetOp(key=key, value=value, etag=_etag(item), first_write=_first_write(item),
+    # Malformed requests (400) are found before what the store would refuse (ttl: 500).
+    key, binary = state.full_key(store, item.key), _is_binary(item, meta)
+    return SetOp(key=key, value=item.value, etag=_etag(item), first_write=_first_write(item),
                  ttl=state.ttl_of(meta), is_binary=binary)
 
 
