@@ -27,8 +27,9 @@ def _sidecar_flags(parser: argparse.ArgumentParser, for_run: bool) -> None:
     add = parser.add_argument
     add("--app-id", "-a", required=not for_run, help="the app's id")
     add("--app-port", "-p", type=int, help="the port the app listens on")
-    add("--app-protocol", "-P", default="http", choices=["http"],
-        help="protocol of the app channel (default http)")
+    add("--app-protocol", "-P", default="http", choices=["http", "grpc"],
+        help="protocol of the app channel: http, or grpc for an app serving Dapr's "
+        "AppCallback service (default http)")
     add("--app-channel-address", default="127.0.0.1", help="address of the app (default 127.0.0.1)")
     port_help = "a free port" if for_run else "3500"
     add("--dapr-http-port", "-H", type=int, default=None if for_run else 3500,

@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge.api.server import SIDECAR
+from edge.api.server import SIDECAR, error_response
 from edge.errors import DaprError, Err
 from edge.runtime import metrics
 from edge.runtime.acl import authorize
 from edge.runtime.channel import Reply, forwardable
-from edge.runtime.invocation import CALLER, INTERNAL_PREFIX, call_app, invoke
+from edge.runtime.invocation import (
+    CALLER,
+    INTERNAL_PREFIX,
+    SIDECAR_ERROR,
+    VERB,
+    call_app,
+    invoke,
+    normalize_method,
+    without_private,
+)
 
 _METHOD_MARK = "/method/"
 
@@ -20,30 +29,16 @@ def _response(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
 
 
-def _normalize(method: str) -> str:
-    """The method path without dot segments, so a caller cannot climb out of
-    the app's routes; control characters are refused as Dapr refuses them."""
-    if any(ord(c) < 0x20 or c == "\x7f" for c in method):
-        raise DaprError(Err.DIRECT_INVOKE, "invalid method: method contains a control character")
-    parts: list[str] = []
-    for part in method.split("/"):
-        if part == "..":
-            if parts:
-                parts.pop()
-        elif part not in ("", "."):
-            parts.append(part)
-    return "/".join(parts)
-
-
 async def _forward(request: web.Request, app_id: str, method: str) -> web.Response:
-    headers = forwardable(request.headers)
+    headers = without_private(forwardable(request.headers))
     headers.popall("dapr-app-id", None)
     if request.remote:
         headers.add("X-Forwarded-For", request.remote)
     if request.host:
         headers["X-Forwarded-Host"] = request.host
-    reply = await invoke(request.app[SIDECAR], app_id, request.method, _normalize(method),
+    reply = await invoke(request.app[SIDECAR], app_id, request.method, normalize_method(method),
                          request.rel_url.raw_query_string, headers, await request.read())
+    without_private(reply.headers)
     return _response(reply)
 
 
@@ -68,15 +63,26 @@ async def invoke_by_header(request: web.Request) -> web.Response:
 
 
 async def invoke_internal(request: web.Request) -> web.Response:
+    try:
+        return await _invoke_internal(request)
+    except DaprError as error:
+        # Marked, so that the calling sidecar can tell it from an app's answer.
+        response = error_response(error)
+        response.headers[SIDECAR_ERROR] = "1"
+        return response
+
+
+async def _invoke_internal(request: web.Request) -> web.Response:
     sidecar = request.app[SIDECAR]
     headers = forwardable(request.headers)
     headers.setdefault(CALLER, "")
     caller = headers[CALLER]
     path = request.rel_url.raw_path[len(INTERNAL_PREFIX):]
-    authorize(sidecar, headers[CALLER], request.method, path)
+    verb = headers.pop(VERB, request.method)
+    authorize(sidecar, headers[CALLER], verb, path)
     metrics.invocation_received(caller)
-    reply = await call_app(sidecar, request.method, path, request.rel_url.raw_query_string,
-                           headers, await request.read())
+    reply = await call_app(sidecar, verb, path, request.rel_url.raw_query_string, headers,
+                           await request.read())
     metrics.invocation_responded(caller, reply.status)
     return _response(reply)
 

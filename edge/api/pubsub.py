@@ -11,30 +11,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
 from edge.api.server import SIDECAR
-from edge.components.pubsub.base import BulkEntry, Message
 from edge.errors import DaprError, Err
 from edge.rawjson import RawJSONError, loads_keeping
-from edge.runtime import metrics, tracing
-from edge.runtime.cloudevents import (
-    CloudEventError,
-    from_cloudevent,
-    is_binary,
-    is_cloudevent,
-    is_json,
-    is_text,
-    new_event,
-    to_bytes,
-    trace_context,
-)
+from edge.runtime.cloudevents import is_binary, is_cloudevent, is_json, is_text
+from edge.runtime.pubsub import publishing
+from edge.runtime.pubsub.publishing import RawEntry
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _PREFIX = "metadata."
 
 
@@ -45,11 +33,7 @@ class _Mismatch(ValueError):
 def _target(request: web.Request) -> tuple[str, str]:
     """(pubsub name, topic) from the path; the topic may contain slashes."""
     name, _, topic = request.match_info["tail"].partition("/")
-    if not name:
-        raise DaprError(Err.PUBSUB_EMPTY, "pubsub name is empty")
-    request.app[SIDECAR].pubsub.item(name)  # ERR_PUBSUB_NOT_FOUND comes before the topic
-    if not topic:
-        raise DaprError(Err.TOPIC_NAME_EMPTY, f"topic is empty in pubsub {name}")
+    publishing.check_target(request.app[SIDECAR], name, topic)
     return name, topic
 
 
@@ -61,51 +45,12 @@ def _query_metadata(request: web.Request) -> dict[str, str]:
     return meta
 
 
-def _raw_payload(metadata: dict[str, str]) -> bool:
-    value = metadata.get("rawPayload", "")
-    if value == "" or value in _FALSE:
-        return False
-    if value in _TRUE:
-        return True
-    raise DaprError(Err.PUBSUB_REQUEST_METADATA, "failed deserializing metadata. Error: "
-                    f"rawPayload value must be a valid boolean: actual is '{value}'")
-
-
-def _wrap(request: web.Request, name: str, topic: str, body: bytes, content_type: str,
-          metadata: dict[str, str], trace: tuple[str, str] | None = None) -> bytes:
-    """The CloudEvent Dapr would publish for this body."""
-    app_id = request.app[SIDECAR].options.app_id
-    trace = trace or trace_context(request.headers)
-    try:
-        if is_cloudevent(content_type):
-            event = from_cloudevent(body, source=app_id, topic=topic, pubsub=name, trace=trace,
-                                    metadata=metadata)
-        else:
-            event = new_event(body, content_type, source=app_id, topic=topic, pubsub=name,
-                              trace=trace, metadata=metadata)
-    except CloudEventError as exc:
-        raise DaprError(Err.PUBSUB_CLOUD_EVENTS_SER, f"cannot create cloudevent: {exc}") from None
-    return to_bytes(event)
-
-
 async def publish(request: web.Request) -> web.Response:
     name, topic = _target(request)
     body = await request.read()
-    metadata = _query_metadata(request)
-    data = body
-    span = tracing.start_span(f"pubsub/{topic}", tracing.PRODUCER, tracing.current.get(),
-                              messaging__system="pubsub", messaging__destination__name=topic)
-    # The event carries the producer span's context, so delivery continues it.
-    trace = (span.context.traceparent(), span.context.tracestate) if span else None
-    status = 500
-    try:
-        if not _raw_payload(metadata):
-            data = _wrap(request, name, topic, body, request.headers.get("Content-Type", ""),
-                         metadata, trace)
-        await request.app[SIDECAR].pubsub.publish(name, topic, data, metadata)
-        status = 204
-    finally:
-        tracing.finish(span, status)
+    await publishing.publish(request.app[SIDECAR], name, topic, body,
+                             request.headers.get("Content-Type", ""), _query_metadata(request),
+                             request.headers)
     return web.Response(status=204)
 
 
@@ -168,52 +113,25 @@ def _event_bytes(event: Any, content_type: str) -> bytes:
     raise _Mismatch("mismatch between contentType and event")
 
 
-def _bulk_messages(request: web.Request, name: str, topic: str, body: bytes,
-                   metadata: dict[str, str], raw: bool,
-                   trace: tuple[str, str] | None = None) -> list[BulkEntry]:
-    seen: set[str] = set()
-    messages: list[BulkEntry] = []
+def _raw_entries(body: bytes, name: str, topic: str) -> Iterator[RawEntry]:
+    """The entries, each read as it is reached, so errors come in entry order."""
     for entry_id, event, content_type, entry_meta in _entries(body, name, topic):
         try:
             data = _event_bytes(event, content_type)
         except _Mismatch as exc:
             raise _events_error(name, topic, "error when marshalling cloud event envelope",
                                 exc) from None
-        if not entry_id or entry_id in seen:
-            raise _events_error(name, topic, "error marshaling events to bytes",
-                                "entryId is duplicated or not present for entry")
-        seen.add(entry_id)
-        # Entry metadata wins over the request's, key by key.
-        merged = {**metadata, **(entry_meta or {})}
-        if not raw:
-            data = _wrap(request, name, topic, data, content_type, merged, trace)
-        messages.append(BulkEntry(entry_id, Message(topic, data, merged)))
-    return messages
+        yield RawEntry(entry_id, data, content_type, entry_meta)
 
 
 async def bulk_publish(request: web.Request) -> web.Response:
     name, topic = _target(request)
     metadata = _query_metadata(request)
-    raw = _raw_payload(metadata)
-    span = tracing.start_span(f"pubsub/{topic}", tracing.PRODUCER, tracing.current.get(),
-                              messaging__system="pubsub", messaging__destination__name=topic)
-    # Every event of the batch carries the producer span's context.
-    trace = (span.context.traceparent(), span.context.tracestate) if span else None
-    status = 500
-    try:
-        entries = _bulk_messages(request, name, topic, await request.read(), metadata, raw,
-                                 trace)
-        if span is not None:
-            span.tag(messaging__batch__message_count=len(entries))
-        start = time.perf_counter()
-        failed = await request.app[SIDECAR].pubsub.bulk_publish(name, topic, entries)
-        metrics.pubsub_bulk_egress(name, topic, len(entries) - len(failed), len(entries), start)
-        status = 500 if failed else 204
-    except DaprError as exc:
-        status = exc.status
-        raise
-    finally:
-        tracing.finish(span, status)
+    publishing.raw_payload(metadata)
+    body = await request.read()
+    entries, failed = await publishing.bulk_publish(
+        request.app[SIDECAR], name, topic, _raw_entries(body, name, topic), metadata,
+        request.headers)
     if failed:
         listed = [{"entryId": e.entry_id, "error": failed[e.entry_id]}
                   for e in entries if e.entry_id in failed]

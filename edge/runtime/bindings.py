@@ -4,14 +4,19 @@ it serves the binding's route) and stopped before the components close.
 
 Each input event is POSTed to the app; a 2xx answer acknowledges it. Other
 answers, or none, are retried with a bounded backoff, and only then reported
-to the component as not taken. Events of one binding go one at a time."""
+to the component as not taken. Events of one binding go one at a time.
+
+A gRPC app (--app-protocol grpc) is asked once for the bindings it takes
+(ListInputBindings) and gets each event as OnBindingEvent; an OK answer
+acknowledges it, and the answer's `to` bindings get its `data` ("create")."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict
 
@@ -28,6 +33,7 @@ from edge.components.bindings.base import (
 )
 from edge.errors import DaprError, Err
 from edge.runtime import metrics, tracing
+from edge.runtime.appgrpc import http_status_of
 from edge.runtime.channel import ChannelError
 from edge.runtime.resiliency import BINDING, INBOUND, OUTBOUND, BreakerOpen, Policy, PolicyTimeout
 from edge.runtime.resiliency.spec import EXPONENTIAL, RetrySpec
@@ -69,6 +75,8 @@ class BindingsRuntime:
     def __init__(self, sidecar: Sidecar) -> None:
         self.sidecar = sidecar
         self._started: list[InputBinding] = []
+        # A gRPC app's ListInputBindings, asked once per start as daprd does.
+        self._listed: list[str] | None = None
 
     def _bindings(self) -> dict[str, Binding]:
         return self.sidecar.components.of(Binding)
@@ -120,13 +128,19 @@ class BindingsRuntime:
 
     async def start(self) -> None:
         """Once the app listens: start every input binding the app serves."""
+        self._listed = None
         for name, binding in self._bindings().items():
             if isinstance(binding, InputBinding) and INPUT in binding.directions():
                 await self._start_one(name, binding)
 
     async def _start_one(self, name: str, binding: InputBinding) -> None:
         explicit = INPUT in (directions(binding.meta) or set())
-        if not explicit and not await self._app_serves(route_of(binding)):
+        if not explicit and self.sidecar.app_grpc is not None:
+            if not await self._app_lists(name):
+                log.info("app has not subscribed to binding %s (its ListInputBindings does "
+                         "not name it); not started", name)
+                return
+        elif not explicit and not await self._app_serves(route_of(binding)):
             log.info("app has not subscribed to binding %s (OPTIONS /%s was not answered "
                      "with 2xx or 405); not started", name, route_of(binding))
             return
@@ -150,6 +164,13 @@ class BindingsRuntime:
             return False
         return reply.status // 100 == 2 or reply.status == 405
 
+    async def _app_lists(self, name: str) -> bool:
+        app = self.sidecar.app_grpc
+        assert app is not None
+        if self._listed is None:
+            self._listed = await app.input_bindings(_PROBE_TIMEOUT)
+        return name in self._listed
+
     def _handler(self, binding: InputBinding) -> InputHandler:
         lock = asyncio.Lock()  # one event at a time, even if a component calls concurrently
 
@@ -164,14 +185,23 @@ class BindingsRuntime:
         policy = self.sidecar.resiliency.component(binding.name, BINDING, INBOUND)
         if policy.empty:
             policy = _INPUT_RETRIES
+        answers: list[Any] = []  # a gRPC app's BindingEventResponse
+
+        def send() -> Any:
+            if self.sidecar.app_grpc is not None:
+                return self._post_grpc(binding, data, metadata, answers)
+            return self._post(binding, data, metadata)
+
         try:
-            status = await policy.run(lambda: self._post(binding, data, metadata), _refused)
+            status = await policy.run(send, _refused)
         except (AppRefused, PolicyTimeout, BreakerOpen) as exc:
             log.error("event of binding %s not taken: %s", binding.name, exc)
             raise AppRefused(str(exc)) from None
         if _refused(status):
             log.error("event of binding %s not taken: the app answered %d", binding.name, status)
             raise AppRefused(f"the app answered {status}")
+        if answers:
+            await self._follow(binding.name, answers[-1])
 
     async def _post(self, binding: InputBinding, data: bytes, metadata: dict[str, str]) -> int:
         """One try; the app's status, or AppRefused when it did not answer."""
@@ -198,6 +228,71 @@ class BindingsRuntime:
             log.warning("event of binding %s not taken: the app answered %d", binding.name,
                         reply.status)
         return reply.status
+
+    async def _post_grpc(self, binding: InputBinding, data: bytes, metadata: dict[str, str],
+                         answers: list[Any]) -> int:
+        """One try as OnBindingEvent; the HTTP status daprd would see for its answer."""
+        import grpc
+
+        app = self.sidecar.app_grpc
+        assert app is not None
+        extra: dict[str, str] = {}
+        span = tracing.start_span(f"bindings/{binding.name}", tracing.CLIENT,
+                                  db__system="bindings", db__name=binding.name)
+        if span is not None:
+            span.context.inject(extra)
+        start = time.perf_counter()
+        try:
+            answer = await app.binding_event(binding.name, data, metadata, list(extra.items()))
+        except grpc.aio.AioRpcError as exc:
+            status = http_status_of(exc.code().value[0])
+            tracing.finish(span, status)
+            metrics.input_binding(binding.name, False, start)
+            log.warning("event of binding %s not taken: the app answered %s %s", binding.name,
+                        exc.code().name, exc.details())
+            return status
+        tracing.finish(span, 200)
+        metrics.input_binding(binding.name, True, start)
+        answers.append(answer)
+        return 200
+
+    async def _follow(self, name: str, answer: Any) -> None:
+        """What a gRPC app's answer asks for: its data sent to the `to` bindings
+        ("create"), in order or all at once (`concurrency`), as daprd does."""
+        from edge.api.grpc.protos import appcallback
+
+        if answer.states:
+            log.warning("the app's answer to an event of binding %s asks to save state; "
+                        "edge does not support that and saves nothing", name)
+        if not answer.to:
+            return
+        try:
+            payload = json.dumps(json.loads(answer.data) if answer.data else None,
+                                 separators=(",", ":")).encode()
+        except ValueError:  # daprd sends data that is not JSON as null
+            payload = b"null"
+        parallel = answer.concurrency == appcallback.BindingEventResponse.PARALLEL
+        for failure in await self._send_on(list(answer.to), payload, parallel):
+            log.error("passing on the answer to an event of binding %s failed: %s",
+                      name, failure)
+
+    async def _send_on(self, targets: list[str], payload: bytes,
+                       parallel: bool) -> list[BaseException]:
+        """`create` on each target; the failures (in order, the first one ends it)."""
+        sends = [self.invoke(target, "create", payload, {}) for target in targets]
+        if parallel:
+            outcomes = await asyncio.gather(*sends, return_exceptions=True)
+            return [o for o in outcomes if isinstance(o, BaseException)]
+        failures: list[BaseException] = []
+        for send in sends:
+            try:
+                await send
+            except DaprError as exc:
+                failures.append(exc)
+                break
+        for send in sends:
+            send.close()  # those after a failure stay unsent
+        return failures
 
     async def stop(self) -> None:
         started, self._started = self._started, []

@@ -11,6 +11,7 @@ from multidict import CIMultiDict
 
 from edge.errors import DaprError, Err
 from edge.runtime import metrics, tracing
+from edge.runtime.appgrpc import PRIVATE, PROTOBUF, TYPE_URL
 from edge.runtime.channel import ChannelError, Reply, unsent
 from edge.runtime.resiliency import SERVICE_RETRIES, BreakerOpen, PolicyTimeout, http_failure
 
@@ -24,6 +25,37 @@ CALLER = "dapr-caller-app-id"
 CALLEE = "dapr-callee-app-id"
 # Proves a call on the internal port comes from a sidecar of this edge home.
 INTERNAL_TOKEN = "edge-internal-token"
+# Marks an answer of the called sidecar itself (a DaprError), not of its app, so
+# that a gRPC caller gets the error's status rather than an app's HTTP status.
+SIDECAR_ERROR = "edge-sidecar-error"
+# The verb of a call that cannot travel as an HTTP method between sidecars.
+VERB = "edge-verb"
+# Headers only edge's sidecars exchange; never taken from or shown to a caller.
+PRIVATE_HEADERS = (*PRIVATE, SIDECAR_ERROR, VERB)
+# Verbs no HTTP request to an app can have: NONE is what a gRPC call without an
+# http_extension names (daprd refuses both for HTTP apps; gRPC apps take them).
+_NO_HTTP_VERB = frozenset({"NONE", "CONNECT"})
+
+
+def normalize_method(method: str) -> str:
+    """The method path without dot segments, so a caller cannot climb out of
+    the app's routes; control characters are refused as Dapr refuses them."""
+    if any(ord(c) < 0x20 or c == "\x7f" for c in method):
+        raise DaprError(Err.DIRECT_INVOKE, "invalid method: method contains a control character")
+    parts: list[str] = []
+    for part in method.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def without_private(headers: CIMultiDict[str]) -> CIMultiDict[str]:
+    for name in PRIVATE_HEADERS:
+        headers.popall(name, None)
+    return headers
 
 
 def _target_id(sidecar: Sidecar, app_id: str) -> str:
@@ -76,11 +108,21 @@ async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
         raise DaprError(Err.APP_CHANNEL_NIL, f"failed to invoke, id: {app_id}, err: "
                         "app channel not initialized (the sidecar was started without --app-port)")
     headers[CALLEE] = app_id
-    headers.update(sidecar.app_headers())
     context = tracing.current.get()
     if context is not None:
         # Dapr always hands the app the context of the span that calls it.
         context.inject(headers)
+    if sidecar.app_grpc is not None:
+        # The token travels as call metadata, added by the channel.
+        return await sidecar.app_grpc.invoke(verb, path, query, headers, body)
+    if verb in _NO_HTTP_VERB:
+        # A gRPC caller that gave no http_extension.verb, as for a gRPC app.
+        raise _failed(app_id, "the app speaks HTTP and the call has no HTTP verb "
+                      "(set http_extension.verb)")
+    if headers.pop(TYPE_URL, ""):
+        # Data a gRPC caller sent as a typed Any: a protobuf message, as daprd says.
+        headers["Content-Type"] = PROTOBUF
+    headers.update(sidecar.app_headers())
     url = f"{sidecar.app_url}/{path}" + (f"?{query}" if query else "")
     try:
         return await sidecar.app.request(verb, url, headers, body)
@@ -91,6 +133,10 @@ async def call_app(sidecar: Sidecar, verb: str, path: str, query: str,
 async def _call_peer(sidecar: Sidecar, app_id: str, verb: str, path: str, query: str,
                      headers: CIMultiDict[str], body: bytes) -> Reply:
     headers[INTERNAL_TOKEN] = sidecar.internal_secret
+    if verb in _NO_HTTP_VERB:
+        # Carried in a header: the peer's HTTP server takes only real methods.
+        headers[VERB] = verb
+        verb = "POST"
     span = tracing.start_span(tracing.CALL_LOCAL, tracing.CLIENT, tracing.current.get(),
                               rpc__service="ServiceInvocation", net__peer__name=app_id,
                               dapr__invoke_method=path)

@@ -346,9 +346,9 @@ class _Merged:
     def protocol(self) -> str:
         value, where = self._get("appProtocol")
         protocol = (self.parser.as_text(value, where) or "http").lower()
-        if protocol != "http":
-            raise self.parser.error(f"app protocol {protocol!r} is not supported (only http)",
-                                    where)
+        if protocol not in ("http", "grpc"):
+            raise self.parser.error(f"app protocol {protocol!r} is not supported "
+                                    "(http or grpc)", where)
         ssl, ssl_where = self._get("appSSL")
         if self.parser.as_bool(ssl, ssl_where):
             raise self.parser.error("https to the app is not supported", ssl_where)

@@ -168,10 +168,13 @@ class Sidecar:
         log.info("waiting for the app on %s", self.app_url)
         if await wait_for_port(self.options.app_channel_address, self.options.app_port or 0,
                                self.stop_requested):
+            if self.app_grpc is not None:
+                await self.app_grpc.check_speaks_grpc()
             # Ready once subscribed, so that what is published next is delivered.
             await self.pubsub.start()
             await self.bindings.start()
-            await self.actors.start()
+            if self.app_grpc is None:  # actors are hosted by HTTP apps only
+                await self.actors.start()
             self.app_ready = True
             log.info("app is listening on port %d; sidecar ready", self.options.app_port)
 

@@ -151,7 +151,7 @@ def test_app_dir_dapr_resources_and_defaults(launch, tmp_path, env):
      "does not exist"),
     ({"version": 1, "apps": [{"appDirPath": ".", "resourcesPath": "res"}]},
      "apps[0].resourcesPath", "does not exist"),
-    ({"version": 1, "apps": [{"appDirPath": ".", "appProtocol": "grpc"}]},
+    ({"version": 1, "apps": [{"appDirPath": ".", "appProtocol": "h2c"}]},
      "apps[0].appProtocol", "not supported"),
     ({"version": 1, "apps": [{"appDirPath": ".", "appID": "a"}, {"appDirPath": ".",
                                                                  "appID": "a"}]},

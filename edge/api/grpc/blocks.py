@@ -5,11 +5,14 @@ import importlib
 
 MODULES = (
     "metadata",
+    "invoke",
+    "bindings",
     "actors",
     "state",
     "secrets",
     "configuration",
     "lock",
+    "pubsub",
 )
 
 

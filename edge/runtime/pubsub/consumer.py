@@ -1,6 +1,7 @@
 """One running subscription: turns each message the component hands over into
-a delivery to the app, and returns only once the message is settled (taken
-by the app, or dropped, or sent to the dead-letter topic). The component
+a delivery to its target (the app over HTTP or gRPC, or a streaming
+subscription), and returns only once the message is settled (taken by the
+subscriber, or dropped, or sent to the dead-letter topic). The component
 calls it one message (or batch) at a time, so order is kept; returning
 acknowledges the message to the component, raising leaves it unacknowledged."""
 
@@ -33,7 +34,15 @@ from edge.runtime.cloudevents import (
     wrap_raw,
 )
 from edge.runtime.pubsub.access import TopicAccess
-from edge.runtime.pubsub.delivery import Outcome, Status, deliver, deliver_bulk, metadata_headers
+from edge.runtime.pubsub.delivery import (
+    BulkDelivery,
+    BulkItem,
+    Delivery,
+    Outcome,
+    Status,
+    Target,
+    metadata_headers,
+)
 from edge.runtime.pubsub.routing import find_route
 from edge.runtime.pubsub.subscriptions import SubscriptionSpec
 from edge.runtime.resiliency import INBOUND, PUBSUB, BreakerOpen, PolicyTimeout
@@ -84,6 +93,7 @@ class _Entry:
     message: Message
     path: str
     text: str  # the entry as JSON text
+    event: dict[str, Any]
     trace: tracing.SpanContext | None = None  # the event's, continued by its delivery span
     failures: int = 0
     retries: int = 0  # failures that count against backOffMaxRetries
@@ -103,10 +113,12 @@ def _parse_event(data: bytes) -> dict[str, Any] | None:
 
 
 class Consumer:
-    def __init__(self, runtime: PubSubRuntime, item: PubSubItem, spec: SubscriptionSpec) -> None:
+    def __init__(self, runtime: PubSubRuntime, item: PubSubItem, spec: SubscriptionSpec,
+                 target: Target) -> None:
         self.runtime = runtime
         self.item = item
         self.spec = spec
+        self.target = target
         self._stopping = asyncio.Event()
         self._handle: Subscription | None = None
 
@@ -122,11 +134,17 @@ class Consumer:
         else:
             self._handle = await component.subscribe(spec.topic, self.on_message, metadata)
 
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set once the subscription is stopping (a stream's handler watches it)."""
+        return self._stopping
+
     async def stop(self) -> None:
         self._stopping.set()
-        if self._handle is not None:
-            await self._handle.close()
-            self._handle = None
+        # Taken first: a stream's handler and the runtime may both stop it.
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            await handle.close()
 
     # -- one message at a time
 
@@ -147,13 +165,14 @@ class Consumer:
             tracing.parse_traceparent(event.get("traceparent") or event.get("traceid"),
                                       event.get("tracestate", "")),
             messaging__system="pubsub", messaging__destination__name=self.spec.topic)
+        delivery = Delivery(self.spec, message, event, path, body, headers)
         if span is None:
-            await self._until_settled(message, path, body, headers)
+            await self._until_settled(delivery)
             return
         # The app sees the consumer span as its caller.
         span.context.inject(headers)
         try:
-            await self._until_settled(message, path, body, headers)
+            await self._until_settled(delivery)
         finally:
             tracing.finish(span)
 
@@ -172,13 +191,13 @@ class Consumer:
             await self._set_aside(message, "it matches no routing rule", quiet=True)
         return path
 
-    async def _until_settled(self, message: Message, path: str, body: bytes,
-                             headers: CIMultiDict[str]) -> None:
+    async def _until_settled(self, delivery: Delivery) -> None:
+        message = delivery.message
         waits, failures, retries = self.item.backoff.waits(), 0, 0
         while True:
             self._check_stopping()
             start = time.perf_counter()
-            outcome = await self._deliver(path, body, headers)
+            outcome = await self._deliver(delivery)
             metrics.pubsub_ingress(self.spec.pubsub, self.spec.topic,
                                    outcome.status.value.lower(), start)
             if outcome.status is Status.SUCCESS:
@@ -196,28 +215,27 @@ class Consumer:
             self._log_retry(outcome, failures)
             await self._pause(next(waits))
 
-    async def _deliver(self, path: str, body: bytes, headers: CIMultiDict[str]) -> Outcome:
+    async def _deliver(self, delivery: Delivery) -> Outcome:
         """One delivery under the subscription's inbound resiliency policy,
         whose retries come before (and on top of) the component's redelivery."""
         sidecar = self.runtime.sidecar
         policy = sidecar.resiliency.component(self.spec.pubsub, PUBSUB, INBOUND)
         try:
-            return await policy.run(lambda: deliver(sidecar, path, body, headers.copy()),
-                                    _must_retry)
+            return await policy.run(lambda: self.target.deliver(delivery), _must_retry)
         except PolicyTimeout as exc:
             return Outcome(Status.RETRY, f"the app did not answer in time: {exc}")
         except BreakerOpen as exc:
             # Not sent, so it does not use up the message's retries.
             return Outcome(Status.RETRY, f"not delivered: {exc}", unreachable=True)
 
-    async def _deliver_bulk(self, path: str, body: bytes, headers: CIMultiDict[str],
-                            ids: list[str]) -> dict[str, Outcome]:
+    async def _deliver_bulk(self, delivery: BulkDelivery) -> dict[str, Outcome]:
         sidecar = self.runtime.sidecar
+        ids = delivery.ids
         # Only a timeout or the breaker act on a batch: retrying it whole would
         # deliver again the entries the app took.
         policy = sidecar.resiliency.component(self.spec.pubsub, PUBSUB, INBOUND)
         try:
-            return await policy.run(lambda: deliver_bulk(sidecar, path, body, headers, ids),
+            return await policy.run(lambda: self.target.deliver_bulk(delivery),
                                     retryable=lambda exc: False)
         except PolicyTimeout as exc:
             reason = f"the app did not answer in time: {exc}"
@@ -259,7 +277,7 @@ class Consumer:
                        "contentType": content_type})
         trace = tracing.parse_traceparent(event.get("traceparent") or event.get("traceid"),
                                           event.get("tracestate", ""))
-        return _Entry(entry_id, message, path, text, trace)
+        return _Entry(entry_id, message, path, text, event, trace)
 
     async def _deliver_batch(self, path: str, group: list[_Entry]) -> dict[str, Outcome]:
         spec = self.spec
@@ -274,8 +292,9 @@ class Consumer:
                                     messaging__destination__name=spec.topic) for entry in group]
         start = time.perf_counter()
         try:
-            outcomes = await self._deliver_bulk(path, body.encode("utf-8"), headers,
-                                                [e.id for e in group])
+            items = [BulkItem(e.id, e.message, e.event) for e in group]
+            outcomes = await self._deliver_bulk(
+                BulkDelivery(spec, path, items, body.encode("utf-8"), headers))
         finally:
             for span in spans:
                 tracing.finish(span)

@@ -1,6 +1,8 @@
-"""Handing events to the app over HTTP and reading its verdict, as Dapr does:
-2xx is success unless the body says {"status": "RETRY"} or "DROP", 404
-drops the event, anything else (or no answer) asks for a retry."""
+"""Handing events to a subscriber and reading its verdict. A Consumer delivers
+through a Target: the app over HTTP (here), the app over gRPC (grpcapp.py) or
+a streaming subscription (streaming.py). Over HTTP, as Dapr does: 2xx is
+success unless the body says {"status": "RETRY"} or "DROP", 404 drops the
+event, anything else (or no answer) asks for a retry."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from multidict import CIMultiDict
 
+from edge.components.pubsub.base import Message
 from edge.runtime.channel import HOP_HEADERS, ChannelError, Reply
 
 if TYPE_CHECKING:
+    from edge.runtime.pubsub.subscriptions import SubscriptionSpec
     from edge.runtime.sidecar import Sidecar
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -38,6 +42,63 @@ class Outcome:
 
 
 SUCCESS = Outcome(Status.SUCCESS)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event for the subscriber, in the forms the targets need."""
+
+    spec: SubscriptionSpec
+    message: Message
+    event: dict[str, Any]  # the CloudEvent (for a raw payload, the one wrapped around it)
+    path: str
+    body: bytes  # what HTTP posts
+    # Message metadata, pubsubName, Content-Type and the delivery's trace context.
+    headers: CIMultiDict[str]
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    entry_id: str
+    message: Message
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BulkDelivery:
+    """Entries that share a path, delivered in one request."""
+
+    spec: SubscriptionSpec
+    path: str
+    items: list[BulkItem]
+    body: bytes  # what HTTP posts: Dapr's bulk envelope
+    headers: CIMultiDict[str]
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.entry_id for item in self.items]
+
+
+class Target(Protocol):
+    """Where a subscription's events go; each answer is the subscriber's verdict."""
+
+    async def deliver(self, delivery: Delivery) -> Outcome: ...
+
+    async def deliver_bulk(self, delivery: BulkDelivery) -> dict[str, Outcome]: ...
+
+
+class HttpTarget:
+    """POST to the app, as /dapr/subscribe and Subscription files route."""
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        return await deliver(self.sidecar, delivery.path, delivery.body, delivery.headers.copy())
+
+    async def deliver_bulk(self, delivery: BulkDelivery) -> dict[str, Outcome]:
+        return await deliver_bulk(self.sidecar, delivery.path, delivery.body,
+                                  delivery.headers.copy(), delivery.ids)
 
 
 def metadata_headers(metadata: Mapping[str, str]) -> CIMultiDict[str]:

@@ -1,6 +1,8 @@
 """Pub/sub in the sidecar: publishing with the topic checks every component
-gets, and the app's subscriptions, declared in files or asked of the app,
-started once the app listens and stopped before the components close."""
+gets, and the app's subscriptions, declared in files or asked of the app
+(GET /dapr/subscribe, or ListTopicSubscriptions for a gRPC app), started once
+the app listens and stopped before the components close; and the streaming
+subscriptions clients open over gRPC, for as long as their stream lasts."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from edge.runtime import metrics
 from edge.runtime.channel import ChannelError, Reply
 from edge.runtime.pubsub.access import TopicAccess
 from edge.runtime.pubsub.consumer import Backoff, Consumer, PubSubItem
+from edge.runtime.pubsub.delivery import HttpTarget, Target
 from edge.runtime.pubsub.subscriptions import (
     SubscriptionError,
     SubscriptionSpec,
@@ -78,6 +81,7 @@ class PubSubRuntime:
         self.declarative: list[SubscriptionSpec] = []
         self.programmatic: list[SubscriptionSpec] = []
         self._consumers: list[Consumer] = []
+        self._streams: list[Consumer] = []
 
     @property
     def app_id(self) -> str:
@@ -164,7 +168,16 @@ class PubSubRuntime:
         return list(merged.values())
 
     def describe(self) -> list[dict[str, Any]]:
-        return [spec.describe() for spec in self.subscriptions()]
+        return ([spec.describe() for spec in self.subscriptions()]
+                + [stream.spec.describe() for stream in self._streams])
+
+    def _app_target(self) -> Target:
+        app = self.sidecar.app_grpc
+        if app is None:
+            return HttpTarget(self.sidecar)
+        from edge.runtime.pubsub.grpcapp import GrpcAppTarget
+
+        return GrpcAppTarget(app)
 
     async def start(self) -> None:
         """Once the app listens: ask it for its subscriptions, then start them all."""
@@ -187,7 +200,7 @@ class PubSubRuntime:
             log.warning("%s not started: topic %s is not allowed for app id %s", spec.label,
                         spec.topic, self.app_id)
             return
-        consumer = Consumer(self, item, spec)
+        consumer = Consumer(self, item, spec, self._app_target())
         try:
             await consumer.start()
         except Exception as exc:  # one bad subscription must not stop the others
@@ -196,7 +209,37 @@ class PubSubRuntime:
         self._consumers.append(consumer)
         log.info("app subscribed: %s (%s)", spec.label, spec.kind.lower())
 
+    async def open_stream(self, spec: SubscriptionSpec, target: Target) -> Consumer:
+        """Start a streaming subscription; DaprError if it cannot be made."""
+        item = self.item(spec.pubsub)
+        if not item.access.may_subscribe(spec.topic):
+            raise DaprError(Err.PUBSUB_FORBIDDEN,
+                            f"topic {spec.topic} is not allowed for app id {self.app_id}")
+        consumer = Consumer(self, item, spec, target)
+        try:
+            await consumer.start()
+        except Exception as exc:  # the component refused it: a bad topic filter, a duplicate
+            raise DaprError(Err.MALFORMED_REQUEST, f"cannot subscribe to topic {spec.topic} "
+                            f"in pubsub {spec.pubsub}: {exc}") from None
+        self._streams.append(consumer)
+        log.info("stream subscribed: %s", spec.label)
+        return consumer
+
+    async def close_stream(self, consumer: Consumer) -> None:
+        """End a streaming subscription; what it did not settle stays with the component."""
+        if consumer in self._streams:
+            self._streams.remove(consumer)
+            log.info("stream unsubscribed: %s", consumer.spec.label)
+        try:
+            await consumer.stop()
+        except Exception:  # the stream is gone either way
+            log.exception("stopping %s failed", consumer.spec.label)
+
     async def _ask_app(self) -> list[SubscriptionSpec]:
+        if self.sidecar.app_grpc is not None:
+            from edge.runtime.pubsub.grpcapp import ask_app
+
+            return await ask_app(self.sidecar.app_grpc)
         reply = await self._get_subscribe()
         if reply is None:
             return []
@@ -256,7 +299,8 @@ class PubSubRuntime:
         return found
 
     async def stop(self) -> None:
-        consumers, self._consumers = self._consumers, []
+        consumers, self._consumers = self._streams + self._consumers, []
+        self._streams = []
         for consumer in reversed(consumers):
             try:
                 await consumer.stop()

@@ -1,5 +1,6 @@
-"""Subscriptions, as an app lists them at GET /dapr/subscribe (programmatic)
-or as Subscription resource files declare them (declarative)."""
+"""Subscriptions, as an app lists them at GET /dapr/subscribe or a gRPC app
+answers ListTopicSubscriptions (programmatic), as Subscription resource files
+declare them (declarative), or as a client opens them over gRPC (streaming)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from edge.runtime.pubsub.routing import Rule, RuleError, compile_rule
 
 DECLARATIVE = "DECLARATIVE"
 PROGRAMMATIC = "PROGRAMMATIC"
+STREAMING = "STREAMING"
+# The path Dapr gives a streaming subscription's single route.
+_STREAM_PATH = "/"
 _API_VERSIONS = ("dapr.io/v1alpha1", "dapr.io/v2alpha1")
 # Dapr's batch limits when a bulk subscription leaves them out.
 _BULK_MAX_MESSAGES = 100
@@ -188,6 +192,44 @@ def from_app(item: Any) -> SubscriptionSpec:
     if not isinstance(item, dict):
         raise SubscriptionError("each subscription must be a JSON object")
     return _spec(item, PROGRAMMATIC, "", "", True, _string(item, "route", ""))
+
+
+def from_grpc(item: Any) -> SubscriptionSpec:
+    """One TopicSubscription of a gRPC app's ListTopicSubscriptions answer.
+    Unlike over HTTP, a subscription without routes gets a default one (path
+    ""), as Dapr gives it; SubscriptionError if unusable."""
+    pubsub, topic = item.pubsub_name, item.topic
+    if not pubsub:
+        raise SubscriptionError("pubsub_name is missing", "pubsub_name")
+    if not topic:
+        raise SubscriptionError("topic is missing", "topic")
+    rules: list[Rule] = []
+    for index, rule in enumerate(item.routes.rules):
+        try:
+            rules.append(compile_rule(rule.match, rule.path))
+        except RuleError as exc:
+            raise SubscriptionError(str(exc), f"routes.rules[{index}].match") from None
+    if item.routes.default or not rules:
+        rules.append(Rule("", item.routes.default))
+    metadata = dict(item.metadata)
+    bulk = BulkSettings()
+    if item.HasField("bulk_subscribe"):
+        config = item.bulk_subscribe
+        bulk = BulkSettings(config.enabled, config.max_messages_count or _BULK_MAX_MESSAGES,
+                            config.max_await_duration_ms or _BULK_MAX_AWAIT_MS)
+    return SubscriptionSpec(
+        pubsub=pubsub, topic=topic, kind=PROGRAMMATIC, rules=rules,
+        dead_letter_topic=item.dead_letter_topic, metadata=metadata, bulk=bulk,
+        raw_payload=_raw_payload(metadata, "metadata.rawPayload"))
+
+
+def streaming(pubsub: str, topic: str, metadata: dict[str, str],
+              dead_letter_topic: str) -> SubscriptionSpec:
+    """A subscription a client opened with SubscribeTopicEventsAlpha1."""
+    return SubscriptionSpec(
+        pubsub=pubsub, topic=topic, kind=STREAMING, rules=[Rule("", _STREAM_PATH)],
+        dead_letter_topic=dead_letter_topic, metadata=dict(metadata),
+        raw_payload=_raw_payload(metadata, "metadata.rawPayload"))
 
 
 def from_document(path: str, doc: dict[str, Any]) -> SubscriptionSpec:
