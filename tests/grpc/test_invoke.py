@@ -12,11 +12,10 @@ import httpx
 import pytest
 from dapr.conf import settings
 from google.protobuf.wrappers_pb2 import StringValue
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from tests.cli.helpers import EdgeRun, edge_env
 from tests.grpc.apps import GRPC_APP, GrpcApp
+from tests.grpc.failures import error_info
 from tests.harness import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -42,18 +41,6 @@ def grpc_client(client_for):
 
 def grpc_app(spawn, env=None) -> GrpcApp:
     return spawn.track(GrpcApp(spawn.workdir, env))
-
-
-def error_info(error: grpc.RpcError) -> dict[str, str]:
-    """The ErrorInfo detail of a failed call's status."""
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return dict(info.metadata)
-    raise AssertionError("no ErrorInfo")
 
 
 def first(headers, name):

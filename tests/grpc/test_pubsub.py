@@ -22,6 +22,7 @@ from dapr.clients.grpc._response import TopicEventResponse
 from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2, pubsub_pb2
 
 from tests.brokers import INSTALL_HINT, Mosquitto, mosquitto_binary
+from tests.grpc.failures import failure
 from tests.harness import Process, free_port, wait_until
 from tests.pubsub.helpers import FAST, Subscriber, in_memory, write_docs
 from tests.resiliency.conftest import write_resiliency
@@ -71,8 +72,8 @@ class PubsubApp(Process):
 
 
 def reason(error: DaprGrpcError) -> tuple[grpc.StatusCode, str]:
-    info = error.status_details().error_info or {}
-    return error.code(), info.get("metadata", {}).get("errorCode", "")
+    code, error_code, _ = failure(error)
+    return code, error_code
 
 
 def data_of(event: dict[str, Any]) -> bytes:
