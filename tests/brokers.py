@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness import free_port
+from tests.harness import accepts, free_port
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 INSTALL_HINT = "mosquitto is not installed: apt-get install mosquitto (make test-deps does it)"
@@ -129,7 +128,7 @@ class Mosquitto:
                                          start_new_session=True)
         deadline = time.monotonic() + timeout
         ports = [p for p in (self.port, self.ws_port, self.tls_port) if p is not None]
-        while not all(_accepts(port) for port in ports):
+        while not all(accepts(port) for port in ports):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"mosquitto did not start:\n{self.output()}")
@@ -156,9 +155,3 @@ class Mosquitto:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False

@@ -59,6 +59,15 @@ def free_port() -> int:
     raise AssertionError("unreachable")
 
 
+def accepts(port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def write_component(folder: Path, name: str, ctype: str, metadata: Mapping[str, Any] | None = None,
                     **extra: Any) -> Path:
     """A Dapr component YAML file, as a user would write it."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -23,7 +22,7 @@ from dapr.proto.runtime.v1 import dapr_pb2_grpc, metadata_pb2, pubsub_pb2
 
 from tests.brokers import INSTALL_HINT, Mosquitto, mosquitto_binary
 from tests.grpc.failures import failure
-from tests.harness import Process, free_port, wait_until
+from tests.harness import Process, accepts, free_port, wait_until
 from tests.pubsub.helpers import FAST, Subscriber, in_memory, write_docs
 from tests.resiliency.conftest import write_resiliency
 
@@ -34,14 +33,6 @@ PUBSUB_APP = Path(__file__).parent / "apps" / "pubsub_app.py"
 
 
 # -- helpers
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
 
 class PubsubApp(Process):
     """tests/grpc/apps/pubsub_app.py (the SDK's gRPC App) on a free port."""
@@ -54,7 +45,7 @@ class PubsubApp(Process):
                          workdir / f"pubsub-app-{self.port}.log",
                          {"EVENTS_FILE": str(self.events), "ANSWERS": json.dumps(answers or {})},
                          cwd=workdir)
-        wait_until(lambda: self.proc.poll() is not None or _listening(self.port), timeout=20,
+        wait_until(lambda: self.proc.poll() is not None or accepts(self.port), timeout=20,
                    what="the gRPC app to listen")
         if self.proc.poll() is not None:
             raise RuntimeError(f"the gRPC app exited:\n{self.output()}")

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.harness import Process, free_port, wait_until
+from tests.harness import Process, accepts, free_port, wait_until
 
 GRPC_APP = Path(__file__).parent / "grpc_app.py"
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 class GrpcApp(Process):
@@ -29,7 +20,7 @@ class GrpcApp(Process):
         super().__init__([sys.executable, str(GRPC_APP), str(self.port)],
                          workdir / f"grpc-app-{self.port}.log", env, cwd=workdir)
         try:
-            wait_until(lambda: self.proc.poll() is not None or _listening(self.port),
+            wait_until(lambda: self.proc.poll() is not None or accepts(self.port),
                        timeout=20, what="the gRPC app to listen")
         except AssertionError:
             self.stop()
