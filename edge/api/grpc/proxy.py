@@ -31,6 +31,7 @@ log = logging.getLogger("edge.api.grpc.proxy")
 APP_ID = "dapr-app-id"
 _OWN_SERVICES = ("/dapr.proto.runtime.v1.Dapr/", "/grpc.health.v1.Health/")
 # Metadata that belongs to one hop, not to the call.
+_DRAIN_SECONDS = 1.0
 _HOP = frozenset({"content-type", "user-agent", "te", "grpc-accept-encoding", "grpc-encoding",
                   "grpc-timeout", ":authority", "host"})
 
@@ -53,6 +54,11 @@ class Proxy(grpc.GenericRpcHandler):
             try:
                 channel, metadata = await self._route(method, context)
             except DaprError as error:
+                # Refusing while the client is still sending makes gRPC report
+                # INTERNAL instead of the refusal: let unary and server-streaming
+                # calls finish sending first.
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(_drain(requests), _DRAIN_SECONDS)
                 code = {403: grpc.StatusCode.PERMISSION_DENIED,
                         401: grpc.StatusCode.UNAUTHENTICATED,
                         404: grpc.StatusCode.UNIMPLEMENTED}.get(error.status,
@@ -112,25 +118,37 @@ async def _relay(channel: grpc.aio.Channel, method: str, metadata: list[tuple[st
     call = channel.stream_stream(method)(metadata=metadata)
 
     async def send() -> None:
-        async for request in requests:
-            await call.write(request)
-        await call.done_writing()
+        # A far end that answers early (a refusal) ends the call while requests
+        # are still being written; the call's own status says what happened.
+        with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError,
+                                 asyncio.InvalidStateError):
+            async for request in requests:
+                await call.write(request)
+            await call.done_writing()
 
     sending = asyncio.create_task(send())
+    failed: grpc.aio.AioRpcError | None = None
     try:
         async for reply in call:
             yield reply
-        await sending
     except grpc.aio.AioRpcError as exc:
-        # The far end's status, as it gave it.
-        await context.abort(exc.code(), exc.details() or "")
+        failed = exc
     finally:
-        if not sending.done():
-            sending.cancel()
-        trailing = await _trailing(call)
-        if trailing:
-            with contextlib.suppress(Exception):  # not after an abort
-                context.set_trailing_metadata(trailing)
+        # Nothing may still read the client's requests when the call ends.
+        sending.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sending
+    if failed is not None:
+        # The far end's status, as it gave it.
+        await context.abort(failed.code(), failed.details() or "")
+    trailing = await _trailing(call)
+    if trailing:
+        context.set_trailing_metadata(trailing)
+
+
+async def _drain(requests: AsyncIterator[bytes]) -> None:
+    async for _ in requests:
+        pass
 
 
 async def _trailing(call: Any) -> list[tuple[str, str]]:
