@@ -89,3 +89,29 @@ def test_bad_actor_calls_get_clear_statuses(host, spawn):
     # The sidecar answers on.
     assert stub.InvokeActor(pb.InvokeActorRequest(actor_type="Device", actor_id="d2",
                                                   method="ping"), timeout=10).data
+
+
+def test_list_reminders_and_remove_them_by_type(host):
+    h = host("Device")
+    stub = _stub(h.sidecar)
+    for actor_id, name in (("d1", "a"), ("d1", "b"), ("d2", "c")):
+        stub.RegisterActorReminder(pb.RegisterActorReminderRequest(
+            actor_type="Device", actor_id=actor_id, name=name, due_time="1h", period="1h",
+            data=b'"x"'), timeout=10)
+
+    def names(actor_id: str) -> list[str]:
+        found = stub.ListActorReminders(pb.ListActorRemindersRequest(
+            actor_type="Device", actor_id=actor_id), timeout=10)
+        return [r.name for r in found.reminders]
+
+    assert names("d1") == ["a", "b"]
+    listed = stub.ListActorReminders(pb.ListActorRemindersRequest(actor_type="Device",
+                                                                  actor_id="d2"), timeout=10)
+    assert listed.reminders[0].reminder.due_time == "1h"
+    assert json.loads(listed.reminders[0].reminder.data.value) == "x"
+    stub.UnregisterActorRemindersByType(pb.UnregisterActorRemindersByTypeRequest(
+        actor_type="Device", actor_id="d1"), timeout=10)
+    assert (names("d1"), names("d2")) == ([], ["c"])
+    stub.UnregisterActorRemindersByType(pb.UnregisterActorRemindersByTypeRequest(
+        actor_type="Device"), timeout=10)
+    assert names("d2") == []

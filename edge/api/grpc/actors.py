@@ -149,9 +149,36 @@ async def get_actor_reminder(sidecar: Sidecar, request: pb.GetActorReminderReque
     if found is None:
         raise DaprError(Err.ACTOR_REMINDER_GET, f"error getting actor reminder: reminder "
                         f"{request.name} of {actor_type}/{actor_id} not found")
+    return pb.GetActorReminderResponse(actor_type=actor_type, actor_id=actor_id,
+                                       **_reminder_fields(found))
+
+
+def _reminder_fields(found: dict[str, Any]) -> dict[str, Any]:
     data = any_pb2.Any()
     if "data" in found:
         data.value = json.dumps(found["data"]).encode()
-    return pb.GetActorReminderResponse(actor_type=actor_type, actor_id=actor_id,
-                                       due_time=found["dueTime"], period=found["period"],
-                                       ttl=found.get("ttl", ""), data=data)
+    return {"due_time": found["dueTime"], "period": found["period"],
+            "ttl": found.get("ttl", ""), "data": data}
+
+
+@rpc("ListActorReminders")
+async def list_actor_reminders(sidecar: Sidecar, request: pb.ListActorRemindersRequest,
+                               context: grpc.aio.ServicerContext
+                               ) -> pb.ListActorRemindersResponse:
+    actor_type, actor_id = _names(request)
+    found = await _runtime(sidecar).reminders.list(actor_type, actor_id)
+    return pb.ListActorRemindersResponse(reminders=[
+        pb.NamedActorReminder(name=name, reminder=pb.ActorReminder(
+            actor_type=actor_type, actor_id=actor_id, **_reminder_fields(entry)))
+        for name, entry in sorted(found.items())])
+
+
+@rpc("UnregisterActorRemindersByType")
+async def unregister_reminders_by_type(sidecar: Sidecar,
+                                       request: pb.UnregisterActorRemindersByTypeRequest,
+                                       context: grpc.aio.ServicerContext
+                                       ) -> pb.UnregisterActorRemindersByTypeResponse:
+    if not request.actor_type:
+        raise DaprError(Err.MALFORMED_REQUEST, "actor_type is required")
+    await _runtime(sidecar).reminders.delete_all(request.actor_type, request.actor_id)
+    return pb.UnregisterActorRemindersByTypeResponse()

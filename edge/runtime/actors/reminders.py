@@ -113,16 +113,19 @@ class Reminders:
         await self._change(actor_type, drop)
 
     async def get(self, actor_type: str, actor_id: str, name: str) -> dict[str, Any] | None:
+        return (await self.list(actor_type, actor_id)).get(name)
+
+    async def list(self, actor_type: str, actor_id: str) -> dict[str, dict[str, Any]]:
+        """The actor's reminders by name, as the API shows them."""
         reminders, _ = await self._read(self.runtime.need_store(), actor_type)
-        for r in reminders:
-            if (r["actorID"], r["name"]) == (actor_id, name):
-                found = {"dueTime": r["dueTime"], "period": r["period"]}
-                if r.get("ttl"):
-                    found["ttl"] = r["ttl"]
-                if "data" in r:
-                    found["data"] = r["data"]
-                return found
-        return None
+        return {r["name"]: _shown(r) for r in reminders if r["actorID"] == actor_id}
+
+    async def delete_all(self, actor_type: str, actor_id: str = "") -> None:
+        """Every reminder of the type, or of one actor of it."""
+        def drop(reminders: list[dict[str, Any]]) -> None:
+            reminders[:] = [r for r in reminders if actor_id and r["actorID"] != actor_id]
+
+        await self._change(actor_type, drop)
 
     # -- firing
 
@@ -209,3 +212,12 @@ def _advance(r: dict[str, Any], now: float) -> bool:
     skipped = max(0, int((now - r["next"]) // every))
     r["next"] += every * (skipped + 1)
     return True
+
+
+def _shown(stored: dict[str, Any]) -> dict[str, Any]:
+    found = {"dueTime": stored["dueTime"], "period": stored["period"]}
+    if stored.get("ttl"):
+        found["ttl"] = stored["ttl"]
+    if "data" in stored:
+        found["data"] = stored["data"]
+    return found
