@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 EDGE   := $(VENV)/bin/edge
 export EDGE_HOME ?= $(HOME)/.edge
 
-.PHONY: setup run test test-deps lint clean
+.PHONY: setup run test test-deps lint clean sdk-examples
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "edge needs Python 3.11 or newer"'
@@ -40,6 +40,14 @@ test-deps:
 test: setup test-deps
 	$(VENV)/bin/ruff check edge tests
 	$(PY) -m pytest -n 2 -q
+
+# The official Dapr Python SDK's own examples, unchanged, against edge over gRPC (see
+# README, Tests). Needs a python-sdk checkout or git directory, so not part of `make test`.
+PYTHON_SDK ?= /work/.mirror/dapr+python-sdk/repo
+SDK_EXAMPLES_FLAGS ?=
+
+sdk-examples: setup
+	$(PY) tests/sdk/python_examples.py $(SDK_EXAMPLES_FLAGS) "$(PYTHON_SDK)"
 
 lint: setup
 	$(VENV)/bin/ruff check edge tests
