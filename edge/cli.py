@@ -59,6 +59,14 @@ def _sidecar_flags(parser: argparse.ArgumentParser, for_run: bool) -> None:
     metrics_help = "a free port" if for_run else "9090"
     add("--metrics-port", type=int, default=None if for_run else 9090,
         help=f"port of the Prometheus /metrics endpoint on 127.0.0.1 (default {metrics_help})")
+    # dapr run's app health check flags: accepted so that Dapr commands run
+    # unchanged; edge does not probe the app's health yet (it says so at start).
+    add("--enable-app-health-check", type=_boolean, nargs="?", const=True, default=False,
+        metavar="BOOL", help="accepted for compatibility; edge does not probe app health yet")
+    add("--app-health-check-path", help="accepted for compatibility (see above)")
+    for flag in ("--app-health-probe-interval", "--app-health-probe-timeout",
+                 "--app-health-threshold"):
+        add(flag, type=int, help="accepted for compatibility (see above)")
 
 
 def _boolean(text: str) -> bool:
@@ -154,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if command and args.command != "run":
         parser.error("a command after -- only goes with `edge run`")
+    if args.command in ("sidecar", "run") and args.enable_app_health_check:
+        print("edge: --enable-app-health-check is accepted but edge does not probe the app's "
+              "health yet; it delivers to the app whatever its health", file=sys.stderr)
     if args.command == "sidecar":
         from edge.runtime.logs import setup_logging
         from edge.runtime.sidecar import run_sidecar

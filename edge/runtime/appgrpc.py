@@ -244,6 +244,17 @@ class GrpcApp:
             return exc
         return None
 
+    async def _probe(self, timeout: float) -> grpc.aio.AioRpcError | None:
+        import grpc
+
+        self._stub("AppCallbackStub")  # opens the channel
+        assert self._channel is not None
+        try:
+            await self._channel.unary_unary(_PROBE)(b"", timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            return exc
+        return None
+
     async def healthy(self, timeout: float = 5.0) -> bool:
         """The app's health check answered OK (daprd's probe of a gRPC app)."""
         return await self._health_check(timeout) is None
@@ -251,11 +262,12 @@ class GrpcApp:
     async def check_speaks_grpc(self, timeout: float = 5.0) -> None:
         """Once the app's port is open: warn when what listens there is no gRPC
         server (an app started with the wrong --app-protocol), so that the
-        failures that follow are understood. An app without a health check
-        (UNIMPLEMENTED) is a gRPC server all the same."""
+        failures that follow are understood. The probe is a method no app has:
+        a gRPC server answers UNIMPLEMENTED without running any app code (the
+        SDKs' default HealthCheck logs a traceback when called)."""
         import grpc
 
-        failed = await self._health_check(timeout)
+        failed = await self._probe(timeout)
         if failed is not None and failed.code() in (
                 grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                 grpc.StatusCode.INTERNAL):
@@ -268,6 +280,9 @@ class GrpcApp:
             await self._channel.close()
             self._channel = None
             self._stubs.clear()
+
+
+_PROBE = "/edge.runtime.v1.Probe/Ping"
 
 
 def _verb(verb: str) -> int:

@@ -261,10 +261,15 @@ class Pair:
         return code or 1
 
     async def shutdown(self, sig: int) -> int:
-        """Stop the app, then its sidecar; the app's exit code (the sidecar's if no app)."""
+        """Stop the app, then its sidecar; the app's exit code (the sidecar's if no app).
+
+        An app that ends of the signal it was asked to stop with has stopped as
+        asked: the run exits 0 then, as `dapr run` does after `dapr stop`."""
         code = None
         if self.app.running:
             code = exit_status(await self.app.stop(sig, APP_STOP_GRACE))
+            if code == 128 + sig:
+                code = 0
         elif self.app.done is not None:
             code = exit_status(await self.app.wait())
         sidecar = await self._stop_sidecar(sig)

@@ -550,10 +550,6 @@ def run_example(sdk: Path, rev: str | None, name: str, scratch: Path, factor: fl
                 scripts.append(translate(step, ctx))
             except ValueError as err:
                 return Result(name, "FAIL", f"step '{step.name}': {err}", notes=ctx.notes)
-        stopped_ids = set()
-        for script in scripts:
-            for m in re.finditer(r"edge stop (?:--app-id|-a)[ =]+(\S+)", script or ""):
-                stopped_ids.add(m.group(1))
 
         # Run as mechanical-markdown does: in order, background steps left running;
         # a foreground step with the wrong exit code ends the run.
@@ -590,7 +586,7 @@ def run_example(sdk: Path, rev: str | None, name: str, scratch: Path, factor: fl
                     pending.remove((step, cmd))
             failed_early = failed_early or next(
                 (s for s in steps for c in s.commands if c.rc is not None and not c.timed_out
-                 and s.expected_rc is not None and c.rc not in _allowed_rcs(s, c, stopped_ids)),
+                 and s.expected_rc is not None and c.rc != s.expected_rc),
                 None)
             if failed_early is not None:
                 for _step, cmd in pending:
@@ -605,14 +601,10 @@ def run_example(sdk: Path, rev: str | None, name: str, scratch: Path, factor: fl
             for cmd in step.commands:
                 out = cmd.output()
                 problems = []
-                ok_rcs = _allowed_rcs(step, cmd, stopped_ids)
-                if cmd.rc != step.expected_rc and cmd.rc in ok_rcs:
-                    ctx.notes.append(f"step '{step.name}': edge run exited {cmd.rc} after edge "
-                                     "stop (dapr run exits 0)")
                 if cmd.cut_short:
                     problems.append(f"stopped after {cmd.duration:.0f} s, as step "
                                     f"'{failed_early.name if failed_early else '?'}' had failed")
-                elif step.expected_rc is not None and cmd.rc not in ok_rcs:
+                elif step.expected_rc is not None and cmd.rc != step.expected_rc:
                     problems.append(f"exit code {cmd.rc}" + (" (timed out after "
                                     f"{cmd.timeout:g} s)" if cmd.timed_out else ""))
                 missing = missing_lines(step, out)
@@ -621,7 +613,7 @@ def run_example(sdk: Path, rev: str | None, name: str, scratch: Path, factor: fl
                                     f"lines, first {missing[0]!r}")
                 if problems:
                     failures.append((0 if not cmd.cut_short and not cmd.timed_out
-                                     and cmd.rc not in ok_rcs else 1,
+                                     and cmd.rc != step.expected_rc else 1,
                                      f"step '{step.name}': " + ", ".join(problems)))
                     problems += [f"missing: {m!r}" for m in missing[1:]]
                     details.append(f"--- {name} / step '{step.name}' (ran {cmd.duration:.1f} s)"
@@ -650,16 +642,6 @@ def run_example(sdk: Path, rev: str | None, name: str, scratch: Path, factor: fl
         _stop_leftovers(home)
         if broker is not None:
             broker.stop()
-
-
-def _allowed_rcs(step: Step, cmd: Command, stopped_ids: set[str]) -> set[int | None]:
-    allowed: set[int | None] = {step.expected_rc}
-    app_id = re.search(r"edge run .*?(?:--app-id|-a)[ =]+(\S+)", cmd.script)
-    if step.background and app_id and app_id.group(1) in stopped_ids:
-        # `edge run` exits with the app's status (143 after `edge stop`);
-        # `dapr run` exits 0 when `dapr stop` ends it.
-        allowed.add(128 + signal.SIGTERM)
-    return allowed
 
 
 def _stop_leftovers(home: Path) -> None:
