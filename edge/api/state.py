@@ -16,7 +16,7 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -39,6 +39,7 @@ from edge.components.state.base import (
 from edge.errors import DaprError, Err, Kind
 from edge.rawjson import RawJSONError, RawValue, loads_keeping
 from edge.runtime import metrics
+from edge.runtime.pubsub import publishing
 from edge.runtime.resiliency import OUTBOUND, STATESTORE, Policy
 
 if TYPE_CHECKING:
@@ -245,21 +246,58 @@ def operation_not_supported(kind: Any) -> DaprError:
     return DaprError(Err.STATE_OPERATION_NOT_SUPPORTED, f"operation type {kind} not supported")
 
 
+def is_projection(meta: Mapping[str, str]) -> bool:
+    """An upsert marked `outbox.projection: true`: what the outbox publishes for its key."""
+    return str(meta.get("outbox.projection", "")).strip().lower() == "true"
+
+
 async def run_transaction(sidecar: Sidecar, store: StateStore,
                           ops: list[SetOp | DeleteOp]) -> None:
     """All ops or none; callers have called check_transactional(store) first,
-    before reading the request, as Dapr does."""
+    before reading the request, as Dapr does. With a transactional outbox, the
+    committed upserts are then published (a projection in place of its key's)."""
     if not ops:
         return
+    outbox = store.outbox()
+    saved = ops
+    if outbox is not None:
+        _check_outbox(sidecar, store, outbox)
+        saved = [op for op in ops if not (isinstance(op, SetOp) and op.projection)]
     executor = cast(Transactional, store)
     try:
         with metrics.state_op(store.name, "transaction"):
-            await outbound(sidecar, store).run(lambda: executor.transact(ops))
+            await outbound(sidecar, store).run(lambda: executor.transact(saved))
     except (EtagMismatch, EtagInvalid) as exc:
         raise DaprError(Err.STATE_TRANSACTION, f"{_TRANSACTION}possible etag mismatch for key "
                         f"{user_key(store, str(exc))}") from None
     except Exception as exc:
         raise DaprError(Err.STATE_TRANSACTION, _TRANSACTION + str(exc)) from None
+    if outbox is not None:
+        await _publish_changes(sidecar, store, outbox, ops)
+
+
+def _check_outbox(sidecar: Sidecar, store: StateStore, outbox: tuple[str, str]) -> None:
+    # Checked before the commit, so a missing pub/sub never leaves a change unannounced.
+    if outbox[0] not in sidecar.pubsub.items:
+        raise DaprError(Err.STATE_TRANSACTION, f"{_TRANSACTION}the outbox pub/sub {outbox[0]} "
+                        f"of state store {store.name} (outboxPublishPubsub) is not loaded")
+
+
+async def _publish_changes(sidecar: Sidecar, store: StateStore, outbox: tuple[str, str],
+                           ops: list[SetOp | DeleteOp]) -> None:
+    projections = {op.key: op for op in ops if isinstance(op, SetOp) and op.projection}
+    pubsub, topic = outbox
+    for op in ops:
+        if not isinstance(op, SetOp) or op.projection:
+            continue
+        shown = projections.get(op.key, op)
+        content_type = "application/octet-stream" if shown.is_binary else "application/json"
+        try:
+            await publishing.publish(sidecar, pubsub, topic, shown.value, content_type, {}, {})
+        except DaprError as exc:
+            raise DaprError(Err.STATE_TRANSACTION, f"{_TRANSACTION}the transaction was saved, "
+                            f"but publishing {user_key(store, op.key)} to the outbox topic "
+                            f"{topic} failed: {exc.message}") from None
 
 
 def _parse_query(body: Any) -> Query:
@@ -349,7 +387,8 @@ def _set_op(store: StateStore, item: Any, query_meta: dict[str, str]) -> SetOp:
     raw = item.get("value")
     text = raw.text if isinstance(raw, RawValue) else "null"
     return SetOp(key=key, value=text.encode("utf-8"), etag=etag,
-                 first_write=_options(options), ttl=ttl_of({**meta, **query_meta}))
+                 first_write=_options(options), ttl=ttl_of({**meta, **query_meta}),
+                 projection=is_projection(meta))
 
 
 def _delete_op(store: StateStore, item: Any) -> DeleteOp:

@@ -241,8 +241,11 @@ def stand_in(doc: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
     meta = {m["name"]: m.get("value") for m in doc.get("spec", {}).get("metadata") or []}
     if ctype.startswith("state.") and ctype not in ("state.sqlite", "state.in-memory"):
         fields = {"connectionString": str(ctx.data / "state.db")}
-        if str(meta.get("actorStateStore", "")).lower() == "true":
-            fields["actorStateStore"] = "true"
+        # Store-independent Dapr fields carry over as they are.
+        for common in ("actorStateStore", "keyPrefix", "outboxPublishPubsub",
+                       "outboxPublishTopic", "outboxPubsub", "outboxDiscardWhenMissingState"):
+            if meta.get(common) not in (None, ""):
+                fields[common] = str(meta[common])
         if ctype == "state.mongodb":
             # Dapr's MongoDB query is not limited to the caller's keys: the README
             # imports the data set as app `demo` and queries it as `queryexample`.

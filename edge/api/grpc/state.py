@@ -60,7 +60,7 @@ def _set_op(store: StateStore, item: common.StateItem,
     # Malformed requests (400) are found before what the store would refuse (ttl: 500).
     key, binary = state.full_key(store, item.key), _is_binary(item, meta)
     return SetOp(key=key, value=item.value, etag=_etag(item), first_write=_first_write(item),
-                 ttl=state.ttl_of(meta), is_binary=binary)
+                 ttl=state.ttl_of(meta), is_binary=binary, projection=state.is_projection(meta))
 
 
 def _delete_op(store: StateStore, item: common.StateItem | pb.DeleteStateRequest) -> DeleteOp:

@@ -19,6 +19,15 @@ COMMON_FIELDS: tuple[Field, ...] = (
           description="appid, name, namespace, none, or any other text used as a fixed prefix"),
     Field("actorStateStore", "bool", default=False,
           description="use this store for actor state (one store per sidecar)"),
+    Field("outboxPublishPubsub", default="",
+          description="transactional outbox: the pub/sub component that gets each upsert of a "
+          "transaction once it is committed"),
+    Field("outboxPublishTopic", default="",
+          description="transactional outbox: the topic (needed with outboxPublishPubsub)"),
+    Field("outboxPubsub", default="",
+          description="accepted for Dapr compatibility (edge needs no coordination topic)"),
+    Field("outboxDiscardWhenMissingState", "bool", default=False,
+          description="accepted for Dapr compatibility"),
 )
 
 
@@ -51,6 +60,8 @@ class SetOp:
     first_write: bool = False
     ttl: float | None = None
     is_binary: bool = False
+    # Transactional outbox: published in place of the saved upsert of its key, never saved.
+    projection: bool = False
 
 
 @dataclass(slots=True)
@@ -101,6 +112,14 @@ class StateStore(Component):
         # Every request needs it, and a bad keyPrefix must stop the sidecar
         # at startup rather than fail each call.
         self._prefix = self._compute_prefix()
+        if self.meta.get("outboxPublishPubsub") and not self.meta.get("outboxPublishTopic"):
+            raise ConfigError("outboxPublishPubsub needs outboxPublishTopic",
+                              field="outboxPublishTopic")
+
+    def outbox(self) -> tuple[str, str] | None:
+        """(pub/sub component, topic) of the transactional outbox, if configured."""
+        pubsub = str(self.meta.get("outboxPublishPubsub") or "")
+        return (pubsub, str(self.meta["outboxPublishTopic"])) if pubsub else None
 
     def key_prefix(self) -> str:
         """The text put before every key, as Dapr's keyPrefix strategies do."""
