@@ -19,6 +19,9 @@ class Kind:
     # The gRPC status code, where Dapr's differs from the HTTP status's usual one
     # (a missing secret store is 401 over HTTP but InvalidArgument over gRPC).
     grpc: int | None = None
+    # The ErrorInfo reason of Dapr's rich errors, where daprd names one that
+    # does not follow from the error code (ERR_STATE_STORE_NOT_FOUND: DAPR_STATE_NOT_FOUND).
+    reason: str = ""
 
     @property
     def grpc_code(self) -> int:
@@ -40,14 +43,15 @@ class Err:
     HEALTH_APPID_NOT_MATCH = Kind("ERR_HEALTH_APPID_NOT_MATCH", 500)
     OUTBOUND_NOT_READY = Kind("ERR_OUTBOUND_HEALTH_NOT_READY", 500)
 
-    STATE_STORE_NOT_CONFIGURED = Kind("ERR_STATE_STORE_NOT_CONFIGURED", 500, grpc=9)
-    STATE_STORE_NOT_FOUND = Kind("ERR_STATE_STORE_NOT_FOUND", 400)
+    STATE_STORE_NOT_CONFIGURED = Kind("ERR_STATE_STORE_NOT_CONFIGURED", 500, grpc=9,
+                                      reason="DAPR_STATE_NOT_CONFIGURED")
+    STATE_STORE_NOT_FOUND = Kind("ERR_STATE_STORE_NOT_FOUND", 400, reason="DAPR_STATE_NOT_FOUND")
     STATE_GET = Kind("ERR_STATE_GET", 500)
     STATE_SAVE = Kind("ERR_STATE_SAVE", 500)
     STATE_DELETE = Kind("ERR_STATE_DELETE", 500)
     STATE_BULK_GET = Kind("ERR_STATE_BULK_GET", 500)
     STATE_TRANSACTION = Kind("ERR_STATE_TRANSACTION", 500)
-    STATE_QUERY = Kind("ERR_STATE_QUERY", 500)
+    STATE_QUERY = Kind("ERR_STATE_QUERY", 500, reason="DAPR_STATE_QUERY_FAILED")
     STATE_STORE_NOT_SUPPORTED = Kind("ERR_STATE_STORE_NOT_SUPPORTED", 500)
     STATE_TRANSACTIONS_NOT_SUPPORTED = Kind("ERR_STATE_STORE_NOT_SUPPORTED", 500, grpc=12)
     STATE_ETAG_MISMATCH = Kind("ERR_STATE_SAVE", 409)
@@ -74,9 +78,10 @@ class Err:
     APP_CHANNEL_NIL = Kind("ERR_APP_CHANNEL_NIL", 500)
 
     # Over gRPC, daprd answers these InvalidArgument (pkg/api/errors/pubsub.go).
-    PUBSUB_EMPTY = Kind("ERR_PUBSUB_EMPTY", 404, grpc=3)
-    PUBSUB_NOT_FOUND = Kind("ERR_PUBSUB_NOT_FOUND", 404, grpc=3)
-    TOPIC_NAME_EMPTY = Kind("ERR_TOPIC_NAME_EMPTY", 404, grpc=3)
+    PUBSUB_EMPTY = Kind("ERR_PUBSUB_EMPTY", 404, grpc=3, reason="DAPR_PUBSUB_NAME_EMPTY")
+    PUBSUB_NOT_FOUND = Kind("ERR_PUBSUB_NOT_FOUND", 404, grpc=3, reason="DAPR_PUBSUB_NOT_FOUND")
+    TOPIC_NAME_EMPTY = Kind("ERR_TOPIC_NAME_EMPTY", 404, grpc=3,
+                            reason="DAPR_PUBSUB_TOPIC_NAME_EMPTY")
     PUBSUB_FORBIDDEN = Kind("ERR_PUBSUB_FORBIDDEN", 403)
     PUBSUB_PUBLISH_MESSAGE = Kind("ERR_PUBSUB_PUBLISH_MESSAGE", 500)
     PUBSUB_REQUEST_METADATA = Kind("ERR_PUBSUB_REQUEST_METADATA", 400)

@@ -8,9 +8,11 @@ import grpc
 import pytest
 import yaml
 from dapr.clients.exceptions import DaprGrpcError
-from dapr.proto.runtime.v1 import actors_pb2, dapr_pb2_grpc, jobs_pb2
+from dapr.proto.runtime.v1 import actors_pb2, dapr_pb2_grpc, jobs_pb2, state_pb2
 from google.protobuf import empty_pb2
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 
 from tests.harness import wait_until
 
@@ -96,3 +98,18 @@ def test_api_allow_and_deny_lists_apply_to_grpc_methods(spawn, tmp_path, client_
     # gRPC rules leave the HTTP API alone.
     assert sidecar.client().get("/v1.0/metadata").status_code == 200
     assert sidecar.proc.poll() is None
+
+
+def test_errors_carry_daprs_error_info(spawn, resources):
+    sidecar = spawn.sidecar("reasons", resources)
+    with grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}") as channel, \
+            pytest.raises(grpc.RpcError) as refused:
+        dapr_pb2_grpc.DaprStub(channel).GetState(
+            state_pb2.GetStateRequest(store_name="nowhere", key="k"), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(refused.value)
+    [detail] = status.details
+    info = error_details_pb2.ErrorInfo()
+    assert detail.Unpack(info)
+    assert (info.reason, info.domain) == ("DAPR_STATE_NOT_FOUND", "dapr.io")
+    assert info.metadata["errorCode"] == "ERR_STATE_STORE_NOT_FOUND"

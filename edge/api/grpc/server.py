@@ -59,6 +59,8 @@ def rpc(name: str) -> Callable[[Handler], Handler]:
 
 def reason_of(error: DaprError) -> str:
     """Dapr's ErrorInfo reason for an error code: ERR_STATE_GET -> DAPR_STATE_GET."""
+    if error.kind.reason:
+        return error.kind.reason
     code = error.kind.code
     return "DAPR_" + code[4:] if code.startswith("ERR_") else code
 
