@@ -147,10 +147,15 @@ class Resiliency:
         return policy
 
     def actor_timeout(self, actor_type: str) -> Policy:
-        found = self.targets.get(("actor", actor_type))
-        resource, names = found or self._defaults(("Actor",))
-        return self._policy(TargetNames(timeout=names.timeout), resource,
-                            Labels("", OUTBOUND, f"actor_{actor_type}"), None)
+        key = ("actor-timeout", actor_type, "")
+        policy = self._cache.get(key)
+        if policy is None:
+            resource, names = self.targets.get(("actor", actor_type)) \
+                or self._defaults(("Actor",))
+            policy = self._cache[key] = self._policy(
+                TargetNames(timeout=names.timeout), resource,
+                Labels("", OUTBOUND, f"actor_{actor_type}"), None)
+        return policy
 
     def built_in(self, name: str, named_target: tuple[str, str] | None = None) -> Policy:
         """Dapr's built-in retries between sidecars; off when the operation's

@@ -89,19 +89,20 @@ class Policy:
         started = time.monotonic()
         while True:
             try:
-                result = await self._attempt(op, failed)
+                result, status = await self._attempt(op, failed)
             except BreakerOpen:
                 raise
             except Exception as exc:
                 if not retryable(exc) or not await self._wait(waits, started):
                     raise
                 continue
-            status = failed(result) if failed is not None else None
             if status is None or not self._retries_status(status) \
                     or not await self._wait(waits, started):
                 return result
 
-    async def _attempt(self, op: Callable[[], Awaitable[T]], failed: Failed[T] | None) -> T:
+    async def _attempt(self, op: Callable[[], Awaitable[T]],
+                       failed: Failed[T] | None) -> tuple[T, int | None]:
+        """One try through the breaker: its result, and the status that makes it a failure."""
         breaker = self.breaker
         if breaker is not None:
             breaker.before()
@@ -116,12 +117,13 @@ class Policy:
                 else:
                     breaker.failure()
             raise
+        status = failed(result) if failed is not None else None
         if breaker is not None:
-            if failed is not None and failed(result) is not None:
+            if status is not None:
                 breaker.failure()
             else:
                 breaker.success()
-        return result
+        return result, status
 
     async def _timed(self, op: Callable[[], Awaitable[T]]) -> T:
         if not self.timeout:
