@@ -1,10 +1,10 @@
 """The channel to an app started with --app-protocol grpc: one gRPC connection,
 reused by every call, to the app's dapr.proto.runtime.v1.AppCallback services
-(invocation, topic events, binding events, health).
+(invocation, topic events, binding events).
 
 It also holds the translations Dapr makes between its HTTP and gRPC worlds:
 HTTP headers <-> gRPC metadata, and HTTP statuses <-> gRPC status codes. The
-calls themselves (OnInvoke, ListInputBindings, OnBindingEvent, HealthCheck)
+calls themselves (OnInvoke, ListInputBindings, OnBindingEvent)
 are made here so that the rest of the runtime keeps speaking in Replies."""
 
 from __future__ import annotations
@@ -164,11 +164,6 @@ class GrpcApp:
         """AppCallbackAlpha: OnBulkTopicEventAlpha1, OnJobEventAlpha1."""
         return self._stub("AppCallbackAlphaStub")
 
-    @property
-    def health(self) -> Any:
-        """AppCallbackHealthCheck: HealthCheck."""
-        return self._stub("AppCallbackHealthCheckStub")
-
     def metadata(self, extra: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
         """Call metadata: the app token (as Dapr sends it), then any extra pairs."""
         found = [("dapr-api-token", self.app_token)] if self.app_token else []
@@ -232,18 +227,6 @@ class GrpcApp:
 
     # -- health
 
-    async def _health_check(self, timeout: float) -> grpc.aio.AioRpcError | None:
-        """AppCallbackHealthCheck.HealthCheck: None when it answered OK."""
-        import grpc
-        from google.protobuf import empty_pb2
-
-        try:
-            await self.health.HealthCheck(empty_pb2.Empty(), metadata=self.metadata(),
-                                          timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            return exc
-        return None
-
     async def _probe(self, timeout: float) -> grpc.aio.AioRpcError | None:
         import grpc
 
@@ -254,10 +237,6 @@ class GrpcApp:
         except grpc.aio.AioRpcError as exc:
             return exc
         return None
-
-    async def healthy(self, timeout: float = 5.0) -> bool:
-        """The app's health check answered OK (daprd's probe of a gRPC app)."""
-        return await self._health_check(timeout) is None
 
     async def check_speaks_grpc(self, timeout: float = 5.0) -> None:
         """Once the app's port is open: warn when what listens there is no gRPC
