@@ -24,13 +24,14 @@ class Scrape:
         self.families = {f.name: f for f in text_string_to_metric_families(self.text)}
         self.samples: list[Sample] = [s for f in self.families.values() for s in f.samples]
 
-    def find(self, name: str, **labels: str) -> list[Sample]:
+    def find(self, metric: str, /, **labels: str) -> list[Sample]:
+        # Positional, so that a label may be called `name` (the resiliency metrics' is).
         return [s for s in self.samples
-                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+                if s.name == metric and all(s.labels.get(k) == v for k, v in labels.items())]
 
-    def value(self, name: str, **labels: str) -> float:
+    def value(self, metric: str, /, **labels: str) -> float:
         """The sum over the samples with these labels (0 when there is none)."""
-        return sum(s.value for s in self.find(name, **labels))
+        return sum(s.value for s in self.find(metric, **labels))
 
     def label_values(self) -> set[str]:
         return {v for s in self.samples for v in s.labels.values()}

@@ -45,15 +45,7 @@ class Pair:
         return int(httpx.get(f"{self.app.url}/calls", params={"path": path}).json()["calls"])
 
     def metric(self, metric: str, **labels: str) -> float:
-        return metric_value(Scrape(self.metrics_port), metric, **labels)
-
-
-def metric_value(scrape: Scrape, metric: str, **labels: str) -> float:
-    """The sum of the samples with these labels (Scrape.value cannot take a `name`
-    label). The parser names a counter's samples with `_total` appended."""
-    names = (metric, metric + "_total")
-    return sum(s.value for s in scrape.samples
-               if s.name in names and all(s.labels.get(k) == v for k, v in labels.items()))
+        return Scrape(self.metrics_port).value(metric, **labels)
 
 
 @pytest.fixture

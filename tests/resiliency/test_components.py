@@ -10,7 +10,7 @@ import httpx
 from tests.conftest import Spawner
 from tests.harness import wait_until, write_component
 from tests.metrics.helpers import Scrape, with_metrics
-from tests.resiliency.conftest import metric_value, write_resiliency
+from tests.resiliency.conftest import write_resiliency
 
 RETRY3 = {"policy": "constant", "duration": "10ms", "maxRetries": 3}
 
@@ -41,7 +41,7 @@ def test_output_binding_retry(spawn, tmp_path):
     response = _call(url, "/fail/2/a")
     assert response.status_code == 200, response.text
     assert response.json() == {"calls": 3}
-    assert metric_value(Scrape(port), "dapr_resiliency_activations_total", policy="retry",
+    assert Scrape(port).value("dapr_resiliency_activations_total", policy="retry",
                         target="Binding_webhook", flow_direction="outbound") == 2
 
 
@@ -57,7 +57,7 @@ def test_output_binding_breaker_stops_calls_to_a_failing_endpoint(spawn, tmp_pat
     assert refused.json()["errorCode"] == "ERR_INVOKE_OUTPUT_BINDING"
     assert "circuit breaker is open" in refused.json()["message"]
     assert _calls(app, "/switch/b") == 2
-    assert metric_value(Scrape(port), "dapr_resiliency_cb_state", status="open",
+    assert Scrape(port).value("dapr_resiliency_cb_state", status="open",
                         target="Binding_webhook") == 1
 
 
@@ -88,9 +88,9 @@ def test_pubsub_inbound_retry_delivers_before_the_component_redelivers(spawn, tm
 
     wait_until(lambda: len(taken()) == 1, timeout=10)
     scrape = Scrape(port)
-    assert metric_value(scrape, "dapr_resiliency_activations_total", policy="retry",
+    assert scrape.value("dapr_resiliency_activations_total", policy="retry",
                         target="Pubsub_pubsub", flow_direction="inbound") == 2
-    assert metric_value(scrape, "dapr_resiliency_count", policy="retry",
+    assert scrape.value("dapr_resiliency_count_total", policy="retry",
                         target="Pubsub_pubsub", flow_direction="inbound") == 1
 
 
@@ -102,7 +102,7 @@ def test_state_store_outbound_policy_is_applied(spawn, tmp_path, resources):
                        json=[{"key": "k", "value": "v"}])
     assert saved.status_code == 204
     assert httpx.get(f"{sidecar.url}/v1.0/state/statestore/k").json() == "v"
-    assert metric_value(Scrape(port), "dapr_resiliency_count", policy="timeout",
+    assert Scrape(port).value("dapr_resiliency_count_total", policy="timeout",
                         target="Statestore_statestore", flow_direction="outbound",
                         name="myresiliency") == 2
 
@@ -118,5 +118,5 @@ def test_input_binding_inbound_retry(spawn, tmp_path):
     _, port = with_metrics(spawn, "ticker", folder, app_port=app.port)
     # The first event fails twice and is taken on the third try.
     wait_until(lambda: _calls(app.url, "/tick") >= 3, timeout=15)
-    assert metric_value(Scrape(port), "dapr_resiliency_activations_total", policy="retry",
+    assert Scrape(port).value("dapr_resiliency_activations_total", policy="retry",
                         target="Binding_tick", flow_direction="inbound") == 2

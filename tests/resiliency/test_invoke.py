@@ -19,9 +19,9 @@ def test_retry_policy_retries_failed_calls_until_one_succeeds(pair):
     assert response.json() == {"calls": 3}
     labels = {"app_id": "caller", "name": "myresiliency", "flow_direction": "outbound",
               "target": "app_server"}
-    assert p.metric("dapr_resiliency_count", policy="retry", **labels) == 1
+    assert p.metric("dapr_resiliency_count_total", policy="retry", **labels) == 1
     assert p.metric("dapr_resiliency_activations_total", policy="retry", **labels) == 2
-    assert p.metric("dapr_resiliency_loaded", name="myresiliency") == 1
+    assert p.metric("dapr_resiliency_loaded_total", name="myresiliency") == 1
 
 
 def test_retries_spent_return_the_apps_own_answer(pair):
@@ -107,4 +107,4 @@ def test_scopes_leave_other_apps_alone(pair):
              scopes=["someone-else"])
     assert p.invoke("fail/1/k").status_code == 503
     assert p.calls("/fail/1/k") == 1
-    assert p.metric("dapr_resiliency_loaded") == 0
+    assert p.metric("dapr_resiliency_loaded_total") == 0
